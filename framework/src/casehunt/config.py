@@ -1,0 +1,229 @@
+"""The analysis configuration: a YAML file, checked key by key before anything runs.
+
+Every section has a fixed set of keys; an unknown key is an error that names it and
+lists the valid ones (a typo must not silently fall back to a default). Relative paths
+are resolved against the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from casehunt.errors import ConfigError
+from casehunt.preselection import resolve_config as resolve_preselection
+from casehunt.regions import (
+    CASE_EDGES,
+    SignalRegion,
+    regions_from_edges,
+    staggered_edges,
+    window_region,
+)
+
+SECTIONS: dict[str, dict[str, Any]] = {
+    "run": {"name": "casehunt", "seed": 1, "n_folds": 5},
+    "input": {"data": None, "format": None, "start": 0, "stop": None, "chunk_size": 200_000},
+    "preselection": {},  # checked by casehunt.preselection
+    "regions": {
+        "resonant_feature": "mjj",
+        "windows": None,  # [[low, high], ...]
+        "sideband_width": 200.0,  # GeV, with `windows`
+        "edges": None,  # [[e0, e1, ...], ...]: inner bins are signal regions
+        "preset": None,  # "case": CASE's staggered sets A and B
+        "sliding": None,  # {start, stop, width_fraction, n_sets}
+    },
+    "injection": {
+        "signal": None,
+        "format": None,
+        "start": 0,
+        "stop": None,
+        "n_events": None,  # events injected in all
+        "s_over_sqrt_b": None,  # or: S / sqrt(B) in `region`
+        "region": None,  # region name; default: the first region
+        "signal_mass": None,  # GeV, names the signal template for the statistics
+        "cross_section": None,  # pb, optional, recorded for the statistics
+    },
+    "selection": {"efficiency": 0.01, "efficiency_by_region": {}},
+    "methods": {},  # name -> options (+ `enabled`)
+    "statistics": {},  # passed to casehunt_stats.StatsConfig
+    "output": {"plots": True, "statistics": True},
+}
+
+
+def _check_keys(section: str, given: Mapping[str, Any], valid: Mapping[str, Any]) -> None:
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; valid keys in "
+            f"`{section}`: {', '.join(valid)}"
+        )
+
+
+def _number(section: str, key: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{section}.{key} must be a number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"{section}.{key} must be positive, got {value!r}")
+    return float(value)
+
+
+class Config:
+    """A validated configuration. `raw` keeps what the user wrote, `data` the resolved values."""
+
+    def __init__(self, raw: Mapping[str, Any], base_dir: Path | str = ".") -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError("the configuration must be a mapping of sections")
+        _check_keys("config", raw, SECTIONS)
+        self.base_dir = Path(base_dir)
+        self.raw = copy.deepcopy(dict(raw))
+        data: dict[str, Any] = {}
+        for section, defaults in SECTIONS.items():
+            given = raw.get(section) or {}
+            if not isinstance(given, Mapping):
+                raise ConfigError(f"section `{section}` must be a mapping, got {given!r}")
+            if section in ("methods", "statistics"):
+                data[section] = copy.deepcopy(dict(given))
+                continue
+            if section == "preselection":
+                data[section] = resolve_preselection(given)
+                continue
+            _check_keys(section, given, defaults)
+            data[section] = {**copy.deepcopy(defaults), **copy.deepcopy(dict(given))}
+        self.data = data
+        self._validate()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Config:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        try:
+            return cls(raw or {}, base_dir=path.resolve().parent)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.data[section]
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.data)
+
+    def path(self, value: str | Path) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    # -------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        run, inp, inj, sel = self["run"], self["input"], self["injection"], self["selection"]
+        if not isinstance(run["seed"], int) or isinstance(run["seed"], bool):
+            raise ConfigError(f"run.seed must be an integer, got {run['seed']!r}")
+        if not isinstance(run["n_folds"], int) or run["n_folds"] < 2:
+            raise ConfigError(f"run.n_folds must be an integer >= 2, got {run['n_folds']!r}")
+        if inp["data"] is None:
+            raise ConfigError("input.data is required: the path of the data file(s)")
+        if isinstance(inp["data"], str):
+            inp["data"] = [inp["data"]]
+        if not isinstance(inp["data"], list) or not all(isinstance(p, str) for p in inp["data"]):
+            raise ConfigError("input.data must be a path or a list of paths")
+        _number("input", "chunk_size", inp["chunk_size"], positive=True)
+        if inj["signal"] is not None:
+            if (inj["n_events"] is None) == (inj["s_over_sqrt_b"] is None):
+                raise ConfigError(
+                    "injection: give exactly one of injection.n_events and injection.s_over_sqrt_b"
+                )
+            if inj["n_events"] is not None and (
+                not isinstance(inj["n_events"], int) or inj["n_events"] < 0
+            ):
+                raise ConfigError(
+                    f"injection.n_events must be a count >= 0, got {inj['n_events']!r}"
+                )
+            if (
+                inj["s_over_sqrt_b"] is not None
+                and _number("injection", "s_over_sqrt_b", inj["s_over_sqrt_b"]) < 0
+            ):
+                raise ConfigError("injection.s_over_sqrt_b must be >= 0")
+        elif inj["n_events"] or inj["s_over_sqrt_b"]:
+            raise ConfigError("injection.signal (the signal file) is required to inject signal")
+        eff = _number("selection", "efficiency", sel["efficiency"], positive=True)
+        if eff >= 1:
+            raise ConfigError(f"selection.efficiency must be in (0, 1), got {eff}")
+        for name, value in (sel["efficiency_by_region"] or {}).items():
+            if not 0 < _number("selection.efficiency_by_region", name, value, positive=True) < 1:
+                raise ConfigError(f"selection.efficiency_by_region.{name} must be in (0, 1)")
+        if not self["methods"]:
+            raise ConfigError("methods: enable at least one method (see `casehunt plugins`)")
+        for name, options in self["methods"].items():
+            if options is None:
+                self["methods"][name] = {}
+            elif not isinstance(options, Mapping):
+                raise ConfigError(f"methods.{name} must be a mapping of options, got {options!r}")
+        self.regions()  # checks the regions section
+
+    def enabled_methods(self) -> dict[str, dict[str, Any]]:
+        """Method name -> its options, for the methods not switched off."""
+        out = {}
+        for name, options in self["methods"].items():
+            options = dict(options)
+            if options.pop("enabled", True):
+                out[name] = options
+        return out
+
+    def regions(self) -> list[SignalRegion]:
+        """The signal regions with their sidebands, from whichever form was given."""
+        r = self["regions"]
+        forms = [k for k in ("windows", "edges", "preset", "sliding") if r[k] is not None]
+        if len(forms) != 1:
+            raise ConfigError(
+                "regions: give exactly one of regions.windows, regions.edges, regions.preset, "
+                f"regions.sliding (got {', '.join(forms) or 'none'})"
+            )
+        form = forms[0]
+        if form == "windows":
+            width = _number("regions", "sideband_width", r["sideband_width"], positive=True)
+            out = []
+            for w in r["windows"]:
+                if not (isinstance(w, (list, tuple)) and len(w) == 2):
+                    raise ConfigError(f"regions.windows entries must be [low, high], got {w!r}")
+                out.append(window_region(float(w[0]), float(w[1]), width))
+        else:
+            if form == "preset":
+                if r["preset"] != "case":
+                    raise ConfigError(
+                        f"regions.preset: unknown preset {r['preset']!r} (known: case)"
+                    )
+                sets = list(CASE_EDGES.values())
+            elif form == "edges":
+                sets = r["edges"]
+                if sets and not isinstance(sets[0], (list, tuple)):
+                    sets = [sets]
+            else:
+                s = r["sliding"]
+                valid = {"start": None, "stop": None, "width_fraction": 0.2, "n_sets": 2}
+                _check_keys("regions.sliding", s, valid)
+                s = {**valid, **s}
+                sets = staggered_edges(
+                    _number("regions.sliding", "start", s["start"], positive=True),
+                    _number("regions.sliding", "stop", s["stop"], positive=True),
+                    float(s["width_fraction"]),
+                    int(s["n_sets"]),
+                )
+            out = [region for edges in sets for region in regions_from_edges(edges)]
+        names = [reg.name for reg in out]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"regions: duplicate signal regions {names}")
+        return sorted(out, key=lambda reg: (reg.low, reg.high))
+
+    def efficiency(self, region: SignalRegion) -> float:
+        return float(
+            self["selection"]["efficiency_by_region"].get(
+                region.name, self["selection"]["efficiency"]
+            )
+        )

@@ -1,0 +1,105 @@
+"""Training a method with k-folding: out-of-fold scores for every event.
+
+CASE (arXiv:2412.03747, Sec. 5) split the data in folds; the models of fold k train on
+the other folds and score fold k, so no event is scored by a model that saw it. Events
+outside the signal region and sidebands are scored too, by the model of their fold, since
+selected events at any mjj go to the background fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from casehunt.errors import CasehuntError, RegionError
+from casehunt.events import EventTable
+from casehunt.folds import assign_folds
+from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.regions import SignalRegion
+
+
+class MethodFailure(CasehuntError):
+    """A method raised or returned bad scores; the message names the method and region."""
+
+
+@dataclass
+class FoldedScores:
+    """Out-of-fold scores for every event, and the fitted model of each fold."""
+
+    scores: np.ndarray
+    folds: np.ndarray
+    models: list[SelectionMethod]
+
+    def score_unseen(self, events: EventTable) -> np.ndarray:
+        """Score events no model trained on (a test sample): the mean over fold models."""
+        return np.mean([_checked_scores(m, events, "test") for m in self.models], axis=0)
+
+
+def fold_seed(seed: int, fold: int) -> int:
+    """Independent, reproducible seeds for the model of each fold."""
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
+
+
+def _checked_scores(method: SelectionMethod, events: EventTable, where: str) -> np.ndarray:
+    scores = np.asarray(method.score(events), dtype=np.float64)
+    if scores.shape != (events.n_events,):
+        raise MethodFailure(
+            f"method {method.name!r} returned scores of shape {scores.shape} for {where} events, "
+            f"expected ({events.n_events},)"
+        )
+    if not np.all(np.isfinite(scores)):
+        raise MethodFailure(f"method {method.name!r} returned non-finite scores for {where} events")
+    return scores
+
+
+def train_folds(
+    method_cls: type[SelectionMethod],
+    options: Mapping[str, Any],
+    events: EventTable,
+    region: SignalRegion | None,
+    *,
+    n_folds: int = 5,
+    seed: int = 0,
+    folds: np.ndarray | None = None,
+    resonant_feature: str = "mjj",
+    on_fold: Callable[[int], None] | None = None,
+) -> FoldedScores:
+    """Fit one model per fold and score every event with the model that did not see it."""
+    if folds is None:
+        folds = assign_folds(events.n_events, n_folds, seed)
+    m = np.asarray(events[resonant_feature])
+    usable = region.in_region(m) if method_cls.training == "per_region" and region else None
+    if usable is not None:
+        if not region.in_signal_region(m).any():  # type: ignore[union-attr]
+            raise RegionError(
+                f"region {region.name}: no events in the signal region "  # type: ignore[union-attr]
+                f"[{region.low:g}, {region.high:g}); check the window and the preselection"  # type: ignore[union-attr]
+            )
+        if not region.in_sideband(m).any():  # type: ignore[union-attr]
+            raise RegionError(f"region {region.name}: no events in the sidebands")  # type: ignore[union-attr]
+    scores = np.empty(events.n_events, dtype=np.float64)
+    models = []
+    for k in range(int(folds.max()) + 1):
+        train = folds != k
+        if usable is not None:
+            train &= usable
+        model = method_cls(options, seed=fold_seed(seed, k))
+        try:
+            model.fit(TrainingData.for_region(events.take(train), region, resonant_feature))
+        except CasehuntError:
+            raise
+        except Exception as exc:
+            where = f" in region {region.name}" if region else ""
+            raise MethodFailure(
+                f"method {method_cls.name!r} failed to train fold {k}{where}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        test = folds == k
+        scores[test] = _checked_scores(model, events.take(test), f"fold {k}")
+        models.append(model)
+        if on_fold is not None:
+            on_fold(k)
+    return FoldedScores(scores, folds, models)

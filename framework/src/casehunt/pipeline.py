@@ -1,0 +1,379 @@
+"""`casehunt run`: the whole analysis, from files to a results directory.
+
+reader -> derived columns -> preselection (cutflow) -> optional signal injection ->
+signal regions -> every enabled method, k-folded in every region -> selection at a
+fixed efficiency with the threshold from the sidebands -> saved scores and selections ->
+statistics (casehunt_stats) -> plots, manifest and report.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from casehunt.config import Config
+from casehunt.errors import ConfigError, RegionError
+from casehunt.folds import assign_folds
+from casehunt.injection import InjectionSummary, inject, signal_for_significance
+from casehunt.kfold import fold_seed, train_folds
+from casehunt.manifest import build_manifest, input_record
+from casehunt.plugins import Registry, make_plugin_manager
+from casehunt.preselection import Preselection
+from casehunt.regions import SignalRegion
+from casehunt.results import (
+    staging_directory,
+    write_json,
+    write_scores,
+    write_selection,
+    write_signal_templates,
+    write_spectrum,
+)
+from casehunt.sample import Sample, load_preselected
+from casehunt.selection import select, sideband_threshold
+
+
+@dataclass
+class RunResult:
+    """What a run produced (also written to disk)."""
+
+    output: Path
+    cutflow: dict[str, Any]
+    injection: dict[str, Any] | None
+    selections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    statistics: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def method_seed(seed: int, method: str, region_index: int) -> int:
+    """A seed per (run seed, method, region); folds get their own from it (kfold.fold_seed)."""
+    return fold_seed(seed, zlib.crc32(method.encode()) * 1000 + region_index)
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="fold", leave=False)
+
+
+def _read(
+    config: Config,
+    pm: Any,
+    section: str,
+    files: list[str],
+    preselection: Preselection,
+    registry: Registry,
+    **kwargs: Any,
+) -> tuple[Sample, list[dict[str, Any]]]:
+    sec = config[section]
+    samples, records = [], []
+    for file in files:
+        path = config.path(file)
+        reader = registry.reader_for(str(path), sec["format"])(path)
+        samples.append(
+            load_preselected(
+                reader,
+                preselection,
+                pm,
+                config.to_dict(),
+                start=sec["start"] or 0,
+                stop=sec["stop"],
+                chunk_size=int(config["input"]["chunk_size"]),
+                **kwargs,
+            )
+        )
+        records.append({**input_record(path, reader.n_events()), "role": section})
+    return (samples[0] if len(samples) == 1 else Sample.concatenate(samples)), records
+
+
+def _injection_region(config: Config, regions: list[SignalRegion]) -> SignalRegion:
+    name = config["injection"]["region"]
+    if name is None:
+        return regions[0]
+    for region in regions:
+        if region.name == name:
+            return region
+    raise ConfigError(
+        f"injection.region: no region {name!r}; regions are {', '.join(r.name for r in regions)}"
+    )
+
+
+def run_analysis(
+    config: Config,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    block_plugins: tuple[str, ...] = (),
+) -> RunResult:
+    """Run every enabled method on every region and write the results directory."""
+    t_start = time.perf_counter()
+    pm = make_plugin_manager(block=block_plugins)
+    registry = Registry(pm)
+    methods = {
+        name: (registry.method(name), opts) for name, opts in config.enabled_methods().items()
+    }
+    for cls, opts in methods.values():
+        cls(opts, seed=0)  # option errors before any reading
+    regions = config.regions()
+    feature = config["regions"]["resonant_feature"]
+    seed = config["run"]["seed"]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+
+    with staging_directory(output, overwrite) as stage:
+        timings: dict[str, float] = {}
+        # --- input and preselection --------------------------------------------------
+        cuts = [
+            c
+            for cs in pm.hook.casehunt_preselection_cuts(config=config["preselection"])
+            for c in cs or []
+        ]
+        presel = Preselection(cuts)
+        data, inputs = _read(config, pm, "input", config["input"]["data"], presel, registry)
+        cutflow = presel.cutflow.to_dict()
+        if data.n_events == 0:
+            raise RegionError(
+                "no data events pass the preselection; loosen the cuts (cutflow above)"
+            )
+        for cls, _ in methods.values():
+            _check_columns(cls, data)
+
+        injection: InjectionSummary | None = None
+        signal_cutflow = None
+        inj = config["injection"]
+        signal_templates: dict[int, np.ndarray] = {}
+        if inj["signal"] is not None:
+            sig_presel = Preselection(cuts)
+            pool, sig_inputs = _read(
+                config,
+                pm,
+                "injection",
+                [inj["signal"]],
+                sig_presel,
+                registry,
+                injected=True,
+                label_value=1,
+            )
+            inputs += sig_inputs
+            signal_cutflow = sig_presel.cutflow.to_dict()
+            region = _injection_region(config, regions)
+            m_data = np.asarray(data.events[feature])
+            if inj["n_events"] is not None:
+                data, injection = inject(
+                    data,
+                    pool,
+                    rng,
+                    region=region,
+                    n_events=inj["n_events"],
+                    resonant_feature=feature,
+                )
+            else:
+                n_sr = signal_for_significance(m_data, region, float(inj["s_over_sqrt_b"]))
+                data, injection = inject(
+                    data, pool, rng, region=region, n_in_region=n_sr, resonant_feature=feature
+                )
+            if inj["signal_mass"] is not None:
+                signal_templates[int(inj["signal_mass"])] = np.asarray(pool.events[feature])
+        else:
+            data = data.take(rng.permutation(data.n_events))
+        timings["read_and_preselect_s"] = time.perf_counter() - t_start
+
+        # --- methods ---------------------------------------------------------------
+        m = np.asarray(data.events[feature], dtype=np.float64)
+        for region in regions:
+            if not region.in_signal_region(m).any():
+                raise RegionError(
+                    f"region {region.name}: no events in the signal region [{region.low:g}, "
+                    f"{region.high:g}) after the preselection; move the window or loosen the cuts"
+                )
+        folds = assign_folds(data.n_events, config["run"]["n_folds"], seed)
+        n_folds = config["run"]["n_folds"]
+        selections: dict[str, dict[str, dict[str, Any]]] = {}
+        total = sum(
+            n_folds * (len(regions) if cls.training == "per_region" else 1)
+            for cls, _ in methods.values()
+        )
+        bar = _progress(total, progress, "training")
+        for name, (cls, opts) in methods.items():
+            t0 = time.perf_counter()
+            selections[name] = {}
+            global_scores = None
+            for i, region in enumerate(regions):
+                if cls.training == "global":
+                    if global_scores is None:
+                        global_scores = train_folds(
+                            cls,
+                            opts,
+                            data.events,
+                            None,
+                            folds=folds,
+                            seed=method_seed(seed, name, 0),
+                            resonant_feature=feature,
+                            on_fold=lambda _k: bar.update(),
+                        ).scores
+                    scores = global_scores
+                else:
+                    bar.set_description(f"{name} {region.name}")
+                    scores = train_folds(
+                        cls,
+                        opts,
+                        data.events,
+                        region,
+                        folds=folds,
+                        seed=method_seed(seed, name, i),
+                        resonant_feature=feature,
+                        on_fold=lambda _k: bar.update(),
+                    ).scores
+                eff = config.efficiency(region)
+                threshold = sideband_threshold(scores, m, region, eff)
+                chosen = select(scores, threshold)
+                write_scores(
+                    stage / name / region.name / "scores.h5",
+                    event_id=data.event_id,
+                    mjj=m,
+                    score=scores,
+                    fold=folds,
+                    selected=chosen,
+                    injected=data.injected,
+                    labels=data.labels,
+                    attrs={"method": name, "region": region.name, "threshold": threshold},
+                )
+                selections[name][region.name] = _selection_summary(
+                    region, eff, threshold, chosen, data, scores, m
+                )
+            timings[f"{name}_s"] = time.perf_counter() - t0
+            write_selection(stage / name / "selection.h5", name, selections[name])
+            pm.hook.casehunt_method_finished(
+                method=name, result=_public(selections[name]), config=config.to_dict()
+            )
+        bar.close()
+
+        # --- spectra for the statistics, plots -------------------------------------
+        write_spectrum(stage / "inclusive.h5", m, n_events=data.n_events)
+        if signal_templates:
+            write_signal_templates(stage / "signal_templates.h5", signal_templates)
+        write_json(stage / "cutflow.json", {"data": cutflow, "signal": signal_cutflow})
+        seeds = {
+            "run": seed,
+            "methods": {
+                n: {r.name: method_seed(seed, n, i) for i, r in enumerate(regions)} for n in methods
+            },
+        }
+        manifest = build_manifest(
+            config.to_dict(),
+            seeds,
+            inputs,
+            regions=[r.to_dict() for r in regions],
+            injection=None if injection is None else injection.to_dict(),
+            events_after_preselection=data.n_events,
+        )
+        write_json(stage / "manifest.json", manifest)
+        if config["output"]["plots"]:
+            from casehunt.plots import plot_mjj_selection
+
+            (stage / "plots").mkdir(exist_ok=True)
+            for name, sels in selections.items():
+                plot_mjj_selection(
+                    stage / "plots" / f"mjj_{name}.png", name, m, sels, data.injected
+                )
+
+        statistics = None
+        if config["output"]["statistics"]:
+            t0 = time.perf_counter()
+            from casehunt_stats import StatsConfig
+            from casehunt_stats.rerun import analyze_results
+
+            statistics = analyze_results(
+                stage, StatsConfig.from_dict(config["statistics"]), plots=config["output"]["plots"]
+            )
+            timings["statistics_s"] = time.perf_counter() - t0
+        timings["total_s"] = time.perf_counter() - t_start
+        result = RunResult(
+            output,
+            cutflow,
+            manifest["injection"],
+            {n: _public(s) for n, s in selections.items()},
+            statistics,
+            timings,
+        )
+        write_json(
+            stage / "summary.json",
+            {
+                "cutflow": cutflow,
+                "injection": result.injection,
+                "selections": result.selections,
+                "timings": timings,
+            },
+        )
+        pm.hook.casehunt_write_report(
+            results=_report_data(result), outdir=str(stage), config=config.to_dict()
+        )
+        from casehunt.report import write_markdown_report
+
+        write_markdown_report(stage / "report.md", result, config, manifest)
+    return result
+
+
+def _check_columns(cls: Any, data: Sample) -> None:
+    missing = sorted(set(cls(None, 0).required_columns()) - set(data.events.columns))
+    if missing:
+        raise ConfigError(
+            f"method {cls.name!r} needs column(s) {', '.join(missing)} that the input does not "
+            f"provide (available: {', '.join(data.events.columns)})"
+        )
+
+
+def _selection_summary(
+    region: SignalRegion,
+    eff: float,
+    threshold: float,
+    chosen: np.ndarray,
+    data: Sample,
+    scores: np.ndarray,
+    m: np.ndarray,
+) -> dict[str, Any]:
+    sr, sb = region.in_signal_region(m), region.in_sideband(m)
+    out: dict[str, Any] = {
+        "region": region,
+        "efficiency": eff,
+        "threshold": float(threshold),
+        "event_id": data.event_id[chosen],
+        "mjj": m[chosen],
+        "score": scores[chosen],
+        "n_selected": int(chosen.sum()),
+        "n_signal_region": int(sr.sum()),
+        "n_selected_signal_region": int((chosen & sr).sum()),
+        "n_sideband": int(sb.sum()),
+        "n_selected_sideband": int((chosen & sb).sum()),
+    }
+    if data.injected.any():
+        inj = data.injected
+        out["injected_selected"] = int((chosen & inj).sum())
+        out["injected_signal_region"] = int((inj & sr).sum())
+        out["injected_selected_signal_region"] = int((chosen & inj & sr).sum())
+    return out
+
+
+def _public(selections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The JSON-friendly part of the selection summaries (no per-event arrays)."""
+    out = {}
+    for name, sel in selections.items():
+        out[name] = {
+            k: v for k, v in sel.items() if k not in ("event_id", "mjj", "score", "region")
+        }
+        out[name]["region"] = sel["region"].to_dict()
+    return out
+
+
+def _report_data(result: RunResult) -> dict[str, Any]:
+    return {
+        "cutflow": result.cutflow,
+        "injection": result.injection,
+        "selections": result.selections,
+        "statistics": result.statistics,
+        "timings": result.timings,
+    }
