@@ -101,62 +101,71 @@ def _both(
     return lambda ev: np.all(test(np.asarray(ev[column])), axis=1)
 
 
+def _above(column: str, v: float) -> Callable[[EventTable], np.ndarray]:
+    return lambda ev: np.asarray(ev[column]) > v
+
+
+def _below(column: str, v: float) -> Callable[[EventTable], np.ndarray]:
+    return lambda ev: np.asarray(ev[column]) < v
+
+
+def _window(column: str, lo: float, hi: float) -> Callable[[EventTable], np.ndarray]:
+    def passes(ev: EventTable) -> np.ndarray:
+        x = np.asarray(ev[column])
+        inside = (x >= lo) & (x < hi)
+        return inside if x.ndim == 1 else np.all(inside, axis=1)
+
+    return passes
+
+
 def builtin_cuts(cfg: Mapping[str, Any]) -> list[Cut]:
     """The CASE cuts that are switched on (a null value switches a cut off)."""
     cuts = []
-    if cfg["jet_pt_min"] is not None:
-        v = float(cfg["jet_pt_min"])
+    if (v := cfg["jet_pt_min"]) is not None:
+        pt_min = float(v)
         cuts.append(
             Cut(
                 "jet_pt",
-                f"both jets pT > {v:g} GeV",
-                _both("jet_pt", lambda x: x > v),
+                f"both jets pT > {pt_min:g} GeV",
+                _both("jet_pt", lambda x: x > pt_min),
                 10,
                 ("jet_pt",),
             )
         )
-    if cfg["jet_eta_max"] is not None:
-        v = float(cfg["jet_eta_max"])
+    if (v := cfg["jet_eta_max"]) is not None:
+        eta_max = float(v)
         cuts.append(
             Cut(
                 "jet_eta",
-                f"both jets |eta| < {v:g}",
-                _both("jet_eta", lambda x: np.abs(x) < v),
+                f"both jets |eta| < {eta_max:g}",
+                _both("jet_eta", lambda x: np.abs(x) < eta_max),
                 20,
                 ("jet_eta",),
             )
         )
-    if cfg["delta_eta_max"] is not None:
-        v = float(cfg["delta_eta_max"])
+    if (v := cfg["delta_eta_max"]) is not None:
         cuts.append(
             Cut(
                 "delta_eta",
                 f"|delta-eta_jj| < {v:g}",
-                lambda ev: np.asarray(ev["delta_eta"]) < v,
+                _below("delta_eta", float(v)),
                 30,
                 ("delta_eta",),
             )
         )
-    if cfg["mjj_min"] is not None:
-        v = float(cfg["mjj_min"])
-        cuts.append(
-            Cut("mjj_min", f"mjj > {v:g} GeV", lambda ev: np.asarray(ev["mjj"]) > v, 40, ("mjj",))
-        )
-    if cfg["mjj_max"] is not None:
-        v = float(cfg["mjj_max"])
-        cuts.append(
-            Cut("mjj_max", f"mjj < {v:g} GeV", lambda ev: np.asarray(ev["mjj"]) < v, 41, ("mjj",))
-        )
+    if (v := cfg["mjj_min"]) is not None:
+        cuts.append(Cut("mjj_min", f"mjj > {v:g} GeV", _above("mjj", float(v)), 40, ("mjj",)))
+    if (v := cfg["mjj_max"]) is not None:
+        cuts.append(Cut("mjj_max", f"mjj < {v:g} GeV", _below("mjj", float(v)), 41, ("mjj",)))
     for column, (lo, hi) in cfg["windows"].items():
-        lo_, hi_ = float(lo), float(hi)
-
-        def window(ev: EventTable, c: str = column, a: float = lo_, b: float = hi_) -> np.ndarray:
-            x = np.asarray(ev[c])
-            inside = (x >= a) & (x < b)
-            return inside if x.ndim == 1 else np.all(inside, axis=1)
-
         cuts.append(
-            Cut(f"window_{column}", f"{lo_:g} <= {column} < {hi_:g}", window, 50, (column,))
+            Cut(
+                f"window_{column}",
+                f"{lo:g} <= {column} < {hi:g}",
+                _window(column, float(lo), float(hi)),
+                50,
+                (column,),
+            )
         )
     return cuts
 

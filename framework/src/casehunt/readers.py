@@ -157,6 +157,7 @@ def _constituents(padded: np.ndarray) -> Any:
     import awkward as ak
 
     arr = ak.zip({"pt": padded[..., 0], "eta": padded[..., 1], "phi": padded[..., 2]})
+    arr = ak.from_regular(arr, axis=None)  # a regular array would flatten under the mask
     return arr[arr.pt > 0]
 
 

@@ -1,0 +1,136 @@
+"""`casehunt run` end to end on toy files: results, reproducibility and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from casehunt.cli import main
+from conftest import make_config, write_config
+
+
+def run(tmp_path: Path, config: dict, name: str = "out") -> tuple[int, Path]:
+    cfg = write_config(tmp_path / f"{name}.yaml", config)
+    out = tmp_path / name
+    return main(["run", str(cfg), "--output", str(out), "--no-progress"]), out
+
+
+def test_results_directory(tmp_path: Path, toy_files: dict[str, Path]) -> None:
+    config = make_config(toy_files, output={"plots": True})
+    code, out = run(tmp_path, config)
+    assert code == 0
+    for rel in (
+        "manifest.json",
+        "cutflow.json",
+        "summary.json",
+        "report.md",
+        "inclusive.h5",
+        "signal_templates.h5",
+        "template/selection.h5",
+        "template/sr_3300_3700/scores.h5",
+        "plots/mjj_template.png",
+    ):
+        assert (out / rel).is_file(), rel
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seeds"]["run"] == 3
+    assert {i["role"] for i in manifest["inputs"]} == {"input", "injection"}
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert "casehunt" in manifest["versions"]
+    assert manifest["injection"]["n_injected"] == 300
+
+    cutflow = json.loads((out / "cutflow.json").read_text())["data"]
+    assert cutflow["initial"] == 12_000
+    assert [c["cut"] for c in cutflow["cuts"]] == ["jet_pt", "jet_eta", "delta_eta", "mjj_min"]
+
+    with h5py.File(out / "template/sr_3300_3700/scores.h5") as f:
+        labels, injected, selected = f["label"][:], f["injected"][:], f["selected"][:]
+        mjj = f["mjj"][:]
+        np.testing.assert_array_equal(labels == 1, injected)
+        assert labels.sum() == 300
+        sb = ((mjj >= 3000) & (mjj < 3300)) | ((mjj >= 3700) & (mjj < 4000))
+        assert 0.02 < selected[sb].mean() < 0.09
+    with h5py.File(out / "template/selection.h5") as f:
+        g = f["sr_3300_3700"]
+        assert g.attrs["efficiency"] == 0.05
+        assert len(g["mjj"]) == selected.sum()
+    # the toy signal is two-pronged and heavy: the template's distance finds it
+    sr = (mjj >= 3300) & (mjj < 3700)
+    assert selected[sr & injected].mean() > 5 * selected[sr & ~injected].mean()
+
+
+def test_same_config_and_seed_give_the_same_results(tmp_path: Path, toy_files: dict[str, Path]) -> None:
+    config = make_config(toy_files)
+    assert run(tmp_path, config, "a")[0] == 0
+    assert run(tmp_path, config, "b")[0] == 0
+    with h5py.File(tmp_path / "a/template/sr_3300_3700/scores.h5") as a, h5py.File(
+        tmp_path / "b/template/sr_3300_3700/scores.h5"
+    ) as b:
+        for key in ("event_id", "score", "fold", "selected"):
+            np.testing.assert_array_equal(a[key][:], b[key][:])
+
+
+def test_injection_by_significance(tmp_path: Path, toy_files: dict[str, Path]) -> None:
+    config = make_config(toy_files)
+    config["injection"] = {"signal": str(toy_files["signal"]), "s_over_sqrt_b": 3.0}
+    code, out = run(tmp_path, config)
+    assert code == 0
+    inj = json.loads((out / "manifest.json").read_text())["injection"]
+    assert inj["n_in_region"] == round(3.0 * np.sqrt(inj["n_background_in_region"]))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"input": {"data": "missing.h5"}}, "missing.h5: no such file"),
+        ({"methods": {"nosuchmethod": {}}}, "unknown method 'nosuchmethod'"),
+        ({"methods": {"template": {"n_trees": 3}}}, "unknown option(s) 'n_trees'"),
+        ({"regions": {"windows": [[9000, 9500]]}}, "no events in the signal region"),
+        ({"selection": {"efficency": 0.1}}, "selection.efficency"),
+        ({"injection": {"n_events": 10**6}}, "preselected signal pool has only"),
+    ],
+)
+def test_errors_name_the_problem_and_leave_nothing(
+    tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str], change: dict, message: str
+) -> None:
+    config = make_config(toy_files)
+    for section, values in change.items():
+        config[section] = {**config[section], **values} if section != "methods" else values
+    code, out = run(tmp_path, config)
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.partial*"))
+
+
+def test_missing_column_and_nan(tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    src = h5py.File(toy_files["data"])
+    for name, edit in (("nocol", "drop"), ("nan", "nan")):
+        path = tmp_path / f"{name}.h5"
+        with h5py.File(path, "w") as f:
+            for key in src:
+                values = src[key][:]
+                if key == "jet_tau2" and edit == "drop":
+                    continue
+                if key == "jet_msd" and edit == "nan":
+                    values[17, 1] = np.nan
+                f[key] = values
+        code, out = run(tmp_path, make_config(toy_files, input={"data": str(path)}), name)
+        err = capsys.readouterr().err
+        assert code == 2 and not out.exists()
+        if edit == "drop":
+            assert "needs column(s)" in err and "tau21_j1" in err
+        else:
+            assert "'jet_msd' has 1 events with NaN" in err and "nan.h5" in err
+    src.close()
+
+
+def test_existing_results_are_not_overwritten(tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    config = make_config(toy_files)
+    assert run(tmp_path, config)[0] == 0
+    code, _ = run(tmp_path, config)
+    assert code == 2
+    assert "use --overwrite" in capsys.readouterr().err
