@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import make_config, write_config
 
 from casehunt.config import Config
 from casehunt.errors import ConfigError
-from conftest import make_config, write_config
 
 
 def test_unknown_keys_are_named(toy_files: dict[str, Path]) -> None:
@@ -14,14 +14,14 @@ def test_unknown_keys_are_named(toy_files: dict[str, Path]) -> None:
         Config(make_config(toy_files, selection={"efficency": 0.1}))
     with pytest.raises(ConfigError, match=r"preselection\.jet_pt"):
         Config(make_config(toy_files, preselection={"jet_pt": 300}))
-    with pytest.raises(ConfigError, match="config.methodz"):
+    with pytest.raises(ConfigError, match=r"config\.methodz"):
         Config({**make_config(toy_files), "methodz": {}})
 
 
 def test_values_are_checked(toy_files: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match=r"selection\.efficiency must be in \(0, 1\)"):
         Config(make_config(toy_files, selection={"efficiency": 1.5}))
-    with pytest.raises(ConfigError, match="exactly one of injection.n_events"):
+    with pytest.raises(ConfigError, match=r"exactly one of injection\.n_events"):
         Config(make_config(toy_files, injection={"s_over_sqrt_b": 2}))
     with pytest.raises(ConfigError, match="exactly one of regions"):
         Config(make_config(toy_files, regions={"preset": "case"}))

@@ -49,7 +49,9 @@ def test_duplicate_method_names_are_an_error() -> None:
         Registry(make_plugin_manager(extra=[Again()]))
 
 
-def test_broken_plugin_names_its_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_plugin_names_its_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     info = tmp_path / "casehunt_broken-0.3.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: casehunt-broken\nVersion: 0.3\n")
@@ -64,7 +66,9 @@ def test_broken_plugin_names_its_distribution(tmp_path: Path, monkeypatch: pytes
 
 
 def test_every_hook_is_documented() -> None:
-    hooks = [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("casehunt_")]
+    hooks = [
+        n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("casehunt_")
+    ]
     assert len(hooks) >= 6
     guide = (ROOT / "CONTRIBUTING.md").read_text()
     for name in hooks:

@@ -8,9 +8,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import make_config, write_config
 
 from casehunt.cli import main
-from conftest import make_config, write_config
 
 
 def run(tmp_path: Path, config: dict, name: str = "out") -> tuple[int, Path]:
@@ -62,13 +62,16 @@ def test_results_directory(tmp_path: Path, toy_files: dict[str, Path]) -> None:
     assert selected[sr & injected].mean() > 5 * selected[sr & ~injected].mean()
 
 
-def test_same_config_and_seed_give_the_same_results(tmp_path: Path, toy_files: dict[str, Path]) -> None:
+def test_same_config_and_seed_give_the_same_results(
+    tmp_path: Path, toy_files: dict[str, Path]
+) -> None:
     config = make_config(toy_files)
     assert run(tmp_path, config, "a")[0] == 0
     assert run(tmp_path, config, "b")[0] == 0
-    with h5py.File(tmp_path / "a/template/sr_3300_3700/scores.h5") as a, h5py.File(
-        tmp_path / "b/template/sr_3300_3700/scores.h5"
-    ) as b:
+    with (
+        h5py.File(tmp_path / "a/template/sr_3300_3700/scores.h5") as a,
+        h5py.File(tmp_path / "b/template/sr_3300_3700/scores.h5") as b,
+    ):
         for key in ("event_id", "score", "fold", "selected"):
             np.testing.assert_array_equal(a[key][:], b[key][:])
 
@@ -94,7 +97,11 @@ def test_injection_by_significance(tmp_path: Path, toy_files: dict[str, Path]) -
     ],
 )
 def test_errors_name_the_problem_and_leave_nothing(
-    tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str], change: dict, message: str
+    tmp_path: Path,
+    toy_files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    change: dict,
+    message: str,
 ) -> None:
     config = make_config(toy_files)
     for section, values in change.items():
@@ -106,7 +113,9 @@ def test_errors_name_the_problem_and_leave_nothing(
     assert not list(tmp_path.glob(".out.partial*"))
 
 
-def test_missing_column_and_nan(tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_column_and_nan(
+    tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     src = h5py.File(toy_files["data"])
     for name, edit in (("nocol", "drop"), ("nan", "nan")):
         path = tmp_path / f"{name}.h5"
@@ -128,7 +137,9 @@ def test_missing_column_and_nan(tmp_path: Path, toy_files: dict[str, Path], caps
     src.close()
 
 
-def test_existing_results_are_not_overwritten(tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_results_are_not_overwritten(
+    tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     config = make_config(toy_files)
     assert run(tmp_path, config)[0] == 0
     code, _ = run(tmp_path, config)

@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stats_error() -> type[Exception]:
+    try:
+        from casehunt_stats import StatsError
+    except ImportError:  # a broken stats install must not hide the real error
+        return CasehuntError
+    return StatsError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -129,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CasehuntError as exc:
         print(f"casehunt: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except _stats_error() as exc:
+        print(f"casehunt: statistics error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("casehunt: interrupted; no results directory was written", file=sys.stderr)
         return 130

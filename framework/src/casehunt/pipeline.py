@@ -119,6 +119,7 @@ def run_analysis(
     }
     for cls, opts in methods.values():
         cls(opts, seed=0)  # option errors before any reading
+    stats_config = _stats_config(config) if config["output"]["statistics"] else None
     regions = config.regions()
     feature = config["regions"]["resonant_feature"]
     seed = config["run"]["seed"]
@@ -139,8 +140,8 @@ def run_analysis(
             raise RegionError(
                 "no data events pass the preselection; loosen the cuts (cutflow above)"
             )
-        for cls, _ in methods.values():
-            _check_columns(cls, data)
+        for cls, opts in methods.values():
+            _check_columns(cls, opts, data)
 
         injection: InjectionSummary | None = None
         signal_cutflow = None
@@ -282,14 +283,11 @@ def run_analysis(
                 )
 
         statistics = None
-        if config["output"]["statistics"]:
+        if stats_config is not None:
             t0 = time.perf_counter()
-            from casehunt_stats import StatsConfig
             from casehunt_stats.rerun import analyze_results
 
-            statistics = analyze_results(
-                stage, StatsConfig.from_dict(config["statistics"]), plots=config["output"]["plots"]
-            )
+            statistics = analyze_results(stage, stats_config, plots=config["output"]["plots"])
             timings["statistics_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - t_start
         result = RunResult(
@@ -318,8 +316,18 @@ def run_analysis(
     return result
 
 
-def _check_columns(cls: Any, data: Sample) -> None:
-    missing = sorted(set(cls(None, 0).required_columns()) - set(data.events.columns))
+def _stats_config(config: Config) -> Any:
+    """The statistics settings, checked before any work (casehunt-stats owns the keys)."""
+    from casehunt_stats import StatsConfig
+
+    try:
+        return StatsConfig.from_dict(config["statistics"])
+    except ValueError as exc:
+        raise ConfigError(f"statistics: {exc}") from None
+
+
+def _check_columns(cls: Any, options: dict[str, Any], data: Sample) -> None:
+    missing = sorted(set(cls(options, 0).required_columns()) - set(data.events.columns))
     if missing:
         raise ConfigError(
             f"method {cls.name!r} needs column(s) {', '.join(missing)} that the input does not "

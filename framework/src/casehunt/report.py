@@ -48,7 +48,8 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
         for region, sel in regions.items():
             lines.append(
                 f"| {method} | {region} | {sel['efficiency']:.3g} | {sel['n_selected']} | "
-                f"{sel['n_selected_signal_region']} | {_fmt(sel.get('injected_selected_signal_region'))} |"
+                f"{sel['n_selected_signal_region']} "
+                f"| {_fmt(sel.get('injected_selected_signal_region'))} |"
             )
     if result.statistics:
         lines += [
