@@ -96,7 +96,7 @@ def generate(
     _require_dependencies()
     from tqdm.auto import tqdm
 
-    from casehunt.generate.engine import BATCH_SIZE, ChunkTask, run_chunks
+    from casehunt.generate.engine import BATCH_SIZE, ChunkTask, check_settings, run_chunks
     from casehunt.generate.jets import JetConfig
     from casehunt.generate.writer import GeneratorOutput
 
@@ -151,6 +151,7 @@ def generate(
         **jet.describe(),
     }
 
+    check_settings(pythia_settings_for(proc, seed, extra))
     out = GeneratorOutput.open(output, config, static_attrs, n_events)
     try:
         first = out.n_chunks

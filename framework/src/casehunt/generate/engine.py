@@ -42,14 +42,25 @@ class ChunkTask:
     batch_size: int = BATCH_SIZE
 
 
-def make_pythia(settings: Iterable[str]):  # -> pythia8mc.Pythia
-    """An initialised Pythia instance; a rejected setting or a failed init is an error."""
+def _read_settings(settings: Iterable[str]):  # -> pythia8mc.Pythia
     import pythia8mc
 
     pythia = pythia8mc.Pythia("", False)
     for s in settings:
         if not pythia.readString(s):
             raise GenerationError(f"Pythia rejected the setting {s!r} (unknown key or bad value)")
+    return pythia
+
+
+def check_settings(settings: Iterable[str]) -> None:
+    """Let Pythia parse the settings (no init), so a typo fails before any file is made."""
+    _read_settings(settings)
+
+
+def make_pythia(settings: Iterable[str]):  # -> pythia8mc.Pythia
+    """An initialised Pythia instance; a rejected setting or a failed init is an error."""
+    settings = list(settings)
+    pythia = _read_settings(settings)
     if not pythia.init():
         raise GenerationError(
             "Pythia failed to initialise with settings:\n  " + "\n  ".join(settings)
