@@ -199,7 +199,7 @@ class Config:
                     raise ConfigError(
                         f"regions.preset: unknown preset {r['preset']!r} (known: case)"
                     )
-                sets = list(CASE_EDGES.values())
+                sets: list[Any] = list(CASE_EDGES.values())
             elif form == "edges":
                 sets = r["edges"]
                 if sets and not isinstance(sets[0], (list, tuple)):

@@ -73,7 +73,7 @@ def inject(
         chosen = order[:n_events]
     else:
         in_sr = region.in_signal_region(m_pool[order])
-        if n_in_region > in_sr.sum():  # type: ignore[operator]
+        if n_in_region > in_sr.sum():
             raise InputError(
                 f"asked for {n_in_region} signal events in {region.name} but the preselected "
                 f"signal pool has only {int(in_sr.sum())} there"

@@ -13,13 +13,16 @@ import importlib.metadata as md
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from casehunt import hookspecs
 from casehunt.errors import PluginError
 from casehunt.methods import SelectionMethod, validate_method_class
+
+if TYPE_CHECKING:
+    from casehunt.readers import EventReader
 
 ENTRY_POINT_GROUP = "casehunt"
 DISABLE_ENV = "CASEHUNT_DISABLE_PLUGINS"
@@ -53,13 +56,13 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self.methods: dict[str, type[SelectionMethod]] = {}
-        self.readers: dict[str, type] = {}
+        self.readers: dict[str, type[EventReader]] = {}
         self.info: dict[tuple[str, str], PluginInfo] = {}
         for impl in pm.hook.casehunt_register_methods.get_hookimpls():
-            for cls in impl.function() or []:
+            for cls in impl.function() or []:  # type: ignore[attr-defined]
                 self._add("method", cls, impl.plugin_name)
         for impl in pm.hook.casehunt_register_readers.get_hookimpls():
-            for cls in impl.function() or []:
+            for cls in impl.function() or []:  # type: ignore[attr-defined]
                 self._add("reader", cls, impl.plugin_name)
 
     def _add(self, kind: str, cls: Any, plugin_name: str) -> None:
@@ -96,7 +99,7 @@ class Registry:
                 "name under `methods:`"
             ) from None
 
-    def reader_for(self, path: str, format: str | None = None) -> type:
+    def reader_for(self, path: str, format: str | None = None) -> type[EventReader]:
         if format is not None:
             try:
                 return self.readers[format]

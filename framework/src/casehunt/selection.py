@@ -20,7 +20,8 @@ def weighted_quantile(values: np.ndarray, q: float, weights: np.ndarray) -> floa
     v, w = values[order], weights[order]
     cdf = np.cumsum(w)
     cdf /= cdf[-1]
-    return float(v[min(np.searchsorted(cdf, q, side="left"), len(v) - 1)])
+    index = min(int(np.searchsorted(cdf, q, side="left")), len(v) - 1)
+    return float(v[index])
 
 
 def sideband_threshold(
