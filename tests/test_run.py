@@ -11,6 +11,10 @@ import pytest
 from conftest import make_config, write_config
 
 from casehunt.cli import main
+from casehunt.config import Config
+from casehunt.hookspecs import hookimpl
+from casehunt.pipeline import run_analysis
+from casehunt_template import SidebandGaussian
 
 
 def run(tmp_path: Path, config: dict, name: str = "out") -> tuple[int, Path]:
@@ -145,3 +149,51 @@ def test_existing_results_are_not_overwritten(
     code, _ = run(tmp_path, config)
     assert code == 2
     assert "use --overwrite" in capsys.readouterr().err
+
+
+class GlobalDistance(SidebandGaussian):
+    """A global method: trained once on all events of the training folds."""
+
+    name = "global_distance"
+    training = "global"
+
+
+class Reporter:
+    """A plugin that sees the end of each method and writes into the results."""
+
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+
+    @hookimpl
+    def casehunt_method_finished(self, method: str, result: dict, config: dict) -> None:
+        self.finished.append(method)
+
+    @hookimpl
+    def casehunt_write_report(self, results: dict, outdir: str, config: dict) -> None:
+        (Path(outdir) / "extra.txt").write_text(",".join(results["selections"]))
+
+
+def test_global_method_and_reporting_hooks(tmp_path: Path, toy_files: dict[str, Path]) -> None:
+    config = make_config(toy_files, methods={"global_distance": {}, "template": {}})
+    config["regions"] = {"windows": [[3000, 3300], [3300, 3700]], "sideband_width": 300}
+    reporter = Reporter()
+    result = run_analysis(
+        Config(config), tmp_path / "out", progress=False, plugins=(GlobalDistanceHooks, reporter)
+    )
+    assert sorted(reporter.finished) == ["global_distance", "template"]
+    assert (tmp_path / "out/extra.txt").read_text() == "template,global_distance"
+    with (
+        h5py.File(tmp_path / "out/global_distance/sr_3000_3300/scores.h5") as a,
+        h5py.File(tmp_path / "out/global_distance/sr_3300_3700/scores.h5") as b,
+    ):
+        # trained once: the same scores serve every region, with thresholds of their own
+        np.testing.assert_array_equal(a["score"][:], b["score"][:])
+        assert a.attrs["threshold"] != b.attrs["threshold"]
+    assert set(result.selections["template"]) == {"sr_3000_3300", "sr_3300_3700"}
+
+
+class GlobalDistanceHooks:
+    @staticmethod
+    @hookimpl
+    def casehunt_register_methods() -> list:
+        return [GlobalDistance]

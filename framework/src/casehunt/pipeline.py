@@ -109,10 +109,14 @@ def run_analysis(
     overwrite: bool = False,
     progress: bool = True,
     block_plugins: tuple[str, ...] = (),
+    plugins: tuple[Any, ...] = (),
 ) -> RunResult:
-    """Run every enabled method on every region and write the results directory."""
+    """Run every enabled method on every region and write the results directory.
+
+    `plugins` are extra plugin objects registered for this run (as pytest's `plugins=`).
+    """
     t_start = time.perf_counter()
-    pm = make_plugin_manager(block=block_plugins)
+    pm = make_plugin_manager(block=block_plugins, extra=plugins)
     registry = Registry(pm)
     methods = {
         name: (registry.method(name), opts) for name, opts in config.enabled_methods().items()
