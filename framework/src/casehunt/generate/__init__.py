@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -269,9 +270,17 @@ def _process_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in per_process[args.process].items() if v is not None}
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(args: argparse.Namespace) -> int:
     """Run ``casehunt generate``; returns the exit code (errors are printed, not raised)."""
     t0 = time.perf_counter()
+    # SIGTERM (a batch system's stop) takes the same orderly path as Ctrl-C: the pool is
+    # stopped and the file keeps its complete chunks.
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         path = generate(
             args.process,
@@ -296,6 +305,8 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     import h5py
 
     with h5py.File(path, "r") as h5:

@@ -24,16 +24,25 @@ minimisation ("one-pass kT axes"), computed by FastJet-contrib's Njettiness on t
 jet constituents. tau_N = 0 when the jet has N or fewer constituents.
 
 All C++ work is done per batch through the awkward interface of the ``fastjet``
-package; Python only handles whole arrays.
+package (FastJet: Cacciari, Salam, Soyez, EPJC 72 (2012) 1896, arXiv:1111.6097; anti-kT:
+JHEP 04 (2008) 063, arXiv:0802.1189); Python only handles whole arrays. FastJet's
+start-up banner is silenced because it would be printed by every worker process into
+the progress bar; the citation is given here instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import awkward as ak
 import fastjet
 import numpy as np
+
+# One shared libfastjet: silencing the banner through the SWIG bindings covers the
+# awkward API too (other fastjet builds without this hook just show the banner).
+with contextlib.suppress(AttributeError):
+    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
 
 #: |PDG id| of particles removed before clustering (invisible at particle level).
 INVISIBLE_IDS = (12, 14, 16, 18)

@@ -157,6 +157,11 @@ class GeneratorOutput:
             try:
                 h5 = h5py.File(path, "a")
             except OSError as exc:
+                if "lock" in str(exc):
+                    raise OutputMismatchError(
+                        f"{path}: is open in another process (is a generation still "
+                        "running?); wait for it or stop it, then run again to resume"
+                    ) from exc
                 raise OutputMismatchError(
                     f"{path}: exists but cannot be opened as HDF5 ({exc}); "
                     "delete it or choose another output path"
