@@ -93,6 +93,9 @@ def generate(
     the process settings (e.g. another tune for a "simulation" sample). Chunk ``i`` uses
     Pythia seed ``seed + i``; if ``output`` exists with the same settings, generation
     continues from the events it holds. Returns the output path.
+
+    With ``jobs`` > 1 the chunks are made by spawned worker processes, so a script that
+    calls this must guard its entry point with ``if __name__ == "__main__":``.
     """
     _require_dependencies()
     from tqdm.auto import tqdm
