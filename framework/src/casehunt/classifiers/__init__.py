@@ -1,0 +1,61 @@
+"""Classifier backends shared by the methods and the benchmark references.
+
+One implementation per backend, built by name, so that a method (CWoLa, CATHODE) and the
+references it is compared with (idealized anomaly detector, supervised) train exactly the
+same classifier::
+
+    clf = make_classifier("hgb", {"n_models": 4}, seed=1)
+    clf.fit(X, y)
+    scores = clf.predict(X_test)  # in [0, 1], higher = more like class 1
+
+scikit-learn and torch are imported only when a backend is fitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from casehunt.classifiers.base import BinaryClassifier, balanced_weights, model_seeds
+from casehunt.classifiers.hgb import HGBEnsemble
+from casehunt.classifiers.mlp import TorchMLP
+from casehunt.errors import ConfigError
+
+#: Backends by the name used in configurations.
+CLASSIFIERS: dict[str, type[HGBEnsemble] | type[TorchMLP]] = {
+    "hgb": HGBEnsemble,
+    "mlp": TorchMLP,
+}
+
+
+def classifier_defaults(name: str) -> dict[str, Any]:
+    """The options a backend accepts, with their defaults."""
+    return _backend(name).default_options()
+
+
+def make_classifier(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
+    """A fresh, unfitted classifier of backend `name`; unknown names or options are errors."""
+    if options is not None and not isinstance(options, Mapping):
+        raise ConfigError(f"classifier {name!r}: options must be a mapping, got {options!r}")
+    return _backend(name).from_options(name, dict(options or {}), seed)
+
+
+def _backend(name: str) -> type[HGBEnsemble] | type[TorchMLP]:
+    try:
+        return CLASSIFIERS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown classifier {name!r}; choose one of: {', '.join(CLASSIFIERS)}"
+        ) from None
+
+
+__all__ = [
+    "CLASSIFIERS",
+    "BinaryClassifier",
+    "HGBEnsemble",
+    "TorchMLP",
+    "balanced_weights",
+    "classifier_defaults",
+    "make_classifier",
+    "model_seeds",
+]

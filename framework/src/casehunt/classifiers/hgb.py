@@ -1,0 +1,104 @@
+"""Ensembles of histogram gradient-boosted trees.
+
+Finke et al. (arXiv:2309.13111) showed that boosted decision trees match or beat neural
+networks in weakly supervised resonant anomaly detection, train in seconds on a CPU and,
+unlike networks, keep working when uninformative features are added. Their setup is the
+default here: scikit-learn's HistGradientBoostingClassifier, 200 iterations, 31 leaves,
+early stopping on a 50% validation split, balanced classes, several models averaged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from casehunt.classifiers.base import (
+    OptionsMixin,
+    balanced_weights,
+    check_training_input,
+    is_fraction,
+    is_positive_int,
+    is_positive_number,
+    model_seeds,
+)
+
+
+@dataclass(eq=False)
+class HGBEnsemble(OptionsMixin):
+    """The mean probability of `n_models` boosted-tree classifiers, each with its own seed.
+
+    Each member draws its own validation split for early stopping, so the ensemble sees
+    all training events and averaging reduces the variance of the small, weakly labelled
+    samples these methods train on.
+    """
+
+    n_models: int = 3
+    max_iter: int = 200
+    max_leaf_nodes: int = 31
+    learning_rate: float = 0.1
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    validation_fraction: float = 0.5
+    n_iter_no_change: int = 10
+    balanced: bool = True
+    # OpenMP threads per fit; None uses every core. One is the default because the
+    # histograms are parallel over features (a handful here), so more threads gain little,
+    # and busy-waiting OpenMP threads slow down badly on a shared, busy machine.
+    n_threads: int | None = 1
+    seed: int = 0
+    models_: list[Any] = field(default_factory=list, init=False, repr=False)
+
+    checks: ClassVar[dict[str, tuple[Any, str]]] = {
+        "n_models": (is_positive_int, "a positive integer"),
+        "max_iter": (is_positive_int, "a positive integer"),
+        "max_leaf_nodes": (lambda v: is_positive_int(v) and v >= 2, "an integer >= 2"),
+        "learning_rate": (is_positive_number, "a positive number"),
+        "min_samples_leaf": (is_positive_int, "a positive integer"),
+        "l2_regularization": (
+            lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+            "a number >= 0",
+        ),
+        "validation_fraction": (is_fraction, "a number between 0 and 1"),
+        "n_iter_no_change": (is_positive_int, "a positive integer"),
+        "balanced": (lambda v: isinstance(v, bool), "true or false"),
+        "n_threads": (lambda v: v is None or is_positive_int(v), "a positive integer or null"),
+    }
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> HGBEnsemble:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from threadpoolctl import threadpool_limits
+
+        X, y, sample_weight = check_training_input(X, y, sample_weight)
+        # Balancing through sample weights (not class_weight="balanced") so that given
+        # event weights enter the class totals; sklearn splits the weights with the events.
+        w = balanced_weights(y, sample_weight) if self.balanced else sample_weight
+        self.models_ = []
+        for model_seed in model_seeds(self.seed, self.n_models):
+            model = HistGradientBoostingClassifier(
+                max_iter=self.max_iter,
+                max_leaf_nodes=self.max_leaf_nodes,
+                learning_rate=self.learning_rate,
+                min_samples_leaf=self.min_samples_leaf,
+                l2_regularization=self.l2_regularization,
+                early_stopping=True,
+                validation_fraction=self.validation_fraction,
+                n_iter_no_change=self.n_iter_no_change,
+                random_state=model_seed % 2**32,
+            )
+            with threadpool_limits(self.n_threads, user_api="openmp"):
+                model.fit(X, y, sample_weight=w)
+            self.models_.append(model)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        if not self.models_:
+            raise RuntimeError("HGBEnsemble.predict called before fit")
+        from threadpoolctl import threadpool_limits
+
+        X = np.asarray(X, dtype=np.float64)
+        with threadpool_limits(self.n_threads, user_api="openmp"):
+            return np.mean([m.predict_proba(X)[:, 1] for m in self.models_], axis=0)
