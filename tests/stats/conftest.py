@@ -56,7 +56,7 @@ def write_results_dir(path: Path, *, with_templates: bool = True) -> Path:
         with h5py.File(path / "signal_templates.h5", "w") as fh:
             for m in (2000, 3000, 4000):
                 fh.create_group(str(m))["mjj"] = rng.normal(0.98 * m, 0.05 * m, 3000)
-    stats_cfg = {"mass_hypotheses": {"start": 2000, "stop": 3200, "step": 200}, "min_events": 50}
+    stats_cfg = {"mass_hypotheses": [2400.0, 3000.0], "min_events": 50}
     (path / "manifest.json").write_text(json.dumps({"config": {"statistics": stats_cfg}}))
     return path
 

@@ -138,7 +138,8 @@ def fit_with_ftest(
     rng = fit_range or default_fit_range(mjj, bin_width)
     ranges = [rng]
     if poor_fit_pvalue > 0:
-        keep_lo, keep_hi = keep_inside or (rng[0], rng[1])
+        # without a region to protect, any edge inside the range may move
+        keep_lo, keep_hi = keep_inside or (rng[1], rng[0])
         ups = [e for e in DIJET_BIN_EDGES if rng[0] < e < min(keep_lo, rng[1])][:2]
         downs = [e for e in DIJET_BIN_EDGES[::-1] if max(keep_hi, rng[0]) < e < rng[1]][:2]
         ranges += [(float(lo), rng[1]) for lo in ups]

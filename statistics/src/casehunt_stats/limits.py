@@ -127,14 +127,14 @@ def cls_upper_limit(
             signal_variations=svar, poi_bound=bound,
         )  # fmt: skip
         data = list(counts) + model.config.auxdata
-        obs, exp = _scan_limits(data, model, np.linspace(0.02 * bound, bound, 11), cl, kwargs)
+        obs, exp = _scan_limits(data, model, np.linspace(0.02 * bound, bound, 9), cl, kwargs)
         if max(obs, *exp) < 0.95 * bound:
             break
         bound *= 4.0
     # second pass: a fine grid bracketing the observed and all expected limits
     lo = max(0.005 * bound, 0.7 * min(obs, *exp) - 0.05 * bound)
     hi = min(bound, 1.3 * max(obs, *exp) + 0.05 * bound)
-    obs, exp = _scan_limits(data, model, np.linspace(lo, hi, 21), cl, kwargs)
+    obs, exp = _scan_limits(data, model, np.linspace(lo, hi, 13), cl, kwargs)
     if not all(np.isfinite([obs, *exp])):
         raise StatsError("CLs limit did not converge (non-finite upper limit)")
     return LimitResult(
@@ -145,11 +145,33 @@ def cls_upper_limit(
 
 
 def _scan_limits(data, model, scan, cl, kwargs) -> tuple[float, list[float]]:
-    """pyhf's grid scan: observed and the five expected limits from one set of hypotests."""
-    obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
-        data, model, scan=scan, level=1.0 - cl, **kwargs
-    )
-    return float(obs), [float(e) for e in np.asarray(exp).ravel()]
+    """Observed and the five expected limits from one grid of pyhf hypotests.
+
+    CLs falls roughly exponentially with mu, so the crossing of 1 - cl is found by
+    linear interpolation of log CLs between grid points (more accurate than
+    interpolating CLs itself); a curve that never crosses gives the grid end.
+    """
+    obs_cls, exp_cls = [], []
+    for mu in scan:
+        o, e = pyhf.infer.hypotest(float(mu), data, model, return_expected_set=True, **kwargs)
+        obs_cls.append(float(o))
+        exp_cls.append([float(v) for v in np.asarray(e).ravel()])
+    curves = np.column_stack([obs_cls, np.array(exp_cls)])  # (n_mu, 6)
+    level = math.log(1.0 - cl)
+    limits = []
+    for c in curves.T:
+        lc = np.log(np.clip(c, 1e-300, None))
+        below = np.nonzero(lc < level)[0]
+        if below.size == 0:
+            limits.append(float(scan[-1]))
+            continue
+        j = int(below[0])
+        if j == 0:
+            limits.append(float(scan[0]))
+            continue
+        x0, x1, y0, y1 = scan[j - 1], scan[j], lc[j - 1], lc[j]
+        limits.append(float(x0 + (level - y0) * (x1 - x0) / (y1 - y0)))
+    return limits[0], limits[1:]
 
 
 def mass_limit(

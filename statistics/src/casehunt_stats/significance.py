@@ -321,6 +321,8 @@ class FastScan:
         mu_b, jac = self.model.expected_and_jacobian(theta_b)
         tm = self.templates  # (M, nb)
         n_m, k = tm.shape[0], jac.shape[1]
+        # outer products J_bi J_bj: the (M, k, k) information block is one GEMM with the weights
+        jj = (jac[:, :, None] * jac[:, None, :]).reshape(jac.shape[0], k * k)
         x = np.zeros((n_m, k + 1))  # (dtheta, s) per mass
         mu = np.broadcast_to(mu_b, tm.shape).copy()
         f = np.full(n_m, nll_b)
@@ -328,16 +330,12 @@ class FastScan:
             w = 1.0 / mu
             r = 1.0 - counts[None, :] * w  # dNLL/dmu
             g = np.concatenate([r @ jac, np.sum(r * tm, axis=1)[:, None]], axis=1)
-            wj = w[:, :, None] * jac[None]  # (M, nb, k)
-            info = np.empty((n_m, k + 1, k + 1))
-            info[:, :k, :k] = np.einsum("mbi,bj->mij", wj, jac)
-            info[:, :k, k] = info[:, k, :k] = np.einsum("mbi,mb->mi", wj, tm)
-            info[:, k, k] = np.sum(w * tm * tm, axis=1)
+            info = self._information(w, jac, jj)
             info += 1e-12 * np.eye(k + 1)[None]
             step = np.linalg.solve(info, -g[:, :, None])[:, :, 0]
             # step halving keeps every mean positive and the NLL non-increasing
             alpha = np.ones(n_m)
-            for _ in range(30):
+            for _ in range(12):
                 xn = x + alpha[:, None] * step
                 mun = mu_b[None] + xn[:, :k] @ jac.T + xn[:, k:] * tm
                 ok = np.all(mun > 0, axis=1)
@@ -349,20 +347,26 @@ class FastScan:
                 good = fn <= f + 1e-9
                 if good.all():
                     break
-                alpha = np.where(good, alpha, alpha * 0.5)
+                alpha = np.where(good, alpha, alpha * 0.25)
             upd = fn <= f + 1e-9
             x = np.where(upd[:, None], xn, x)
             mu = np.where(upd[:, None], mun, mu)
             f = np.where(upd, fn, f)
         q0 = np.maximum(2.0 * (nll_b - f), 0.0)
-        w = 1.0 / mu
-        wj = w[:, :, None] * jac[None]
-        info = np.empty((n_m, k + 1, k + 1))
-        info[:, :k, :k] = np.einsum("mbi,bj->mij", wj, jac)
-        info[:, :k, k] = info[:, k, :k] = np.einsum("mbi,mb->mi", wj, tm)
-        info[:, k, k] = np.sum(w * tm * tm, axis=1)
+        info = self._information(1.0 / mu, jac, jj)
         s_err = np.sqrt(np.maximum(np.linalg.inv(info)[:, k, k], 0.0))
         return np.sign(x[:, k]) * np.sqrt(q0), x[:, k].copy(), s_err
+
+    def _information(self, w: np.ndarray, jac: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """Fisher information of (dtheta, s) per mass for weights w = 1/mu (M, nb)."""
+        tm = self.templates
+        n_m, k = tm.shape[0], jac.shape[1]
+        wt = w * tm
+        info = np.empty((n_m, k + 1, k + 1))
+        info[:, :k, :k] = (w @ jj).reshape(n_m, k, k)
+        info[:, :k, k] = info[:, k, :k] = wt @ jac
+        info[:, k, k] = np.sum(wt * tm, axis=1)
+        return info
 
     def toy(self, rng: np.random.Generator) -> np.ndarray:
         return rng.poisson(self.mu_gen).astype(float)

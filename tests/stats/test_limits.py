@@ -1,0 +1,53 @@
+import numpy as np
+import pyhf
+import pytest
+
+from casehunt_stats import SignalShape, cls_upper_limit, fit_background, mass_limit
+
+from .conftest import RANGE
+
+
+def test_single_bin_agrees_with_pyhf():
+    res = cls_upper_limit(np.array([10.0]), np.array([8.0]), np.array([1.0]))
+    spec = {
+        "channels": [
+            {
+                "name": "c",
+                "samples": [
+                    {"name": "s", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+                    {"name": "b", "data": [8.0], "modifiers": []},
+                ],
+            }
+        ],
+        "parameters": [{"name": "mu", "bounds": [[0, 50]]}],
+    }  # fmt: skip
+    model = pyhf.Model(spec, poi_name="mu", validate=False)
+    obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
+        [10.0], model, scan=None, level=0.05, rtol=1e-6
+    )
+    assert res.observed == pytest.approx(float(obs), rel=0.01)
+    np.testing.assert_allclose(res.expected, np.asarray(exp, dtype=float), rtol=0.01)
+
+
+def test_background_only_limit_scale_and_band_order(bkg_mjj):
+    fit = fit_background(bkg_mjj, 3, fit_range=RANGE)
+    shape = SignalShape.gaussian(3000.0)
+    res = mass_limit(fit, shape, xsec_scale=1.0 / (0.5 * 100.0))
+    exp = np.array(res.expected)
+    assert np.all(np.diff(exp) > 0)  # -2, -1, median, +1, +2 sigma
+    # median expected ~ 2 x the Poisson error of the background under the peak
+    b = fit.expected(np.array([2850.0, 3150.0]))[0]
+    scale = 2.0 * np.sqrt(b) / 0.68
+    assert 0.5 * scale < exp[2] < 2.0 * scale
+    assert exp[0] < res.observed < exp[4]
+    assert res.observed_xsec == pytest.approx(res.observed / 50.0)
+    d = res.to_dict()
+    assert d["expected_yield"] == list(res.expected)
+
+
+def test_limit_grows_with_injected_signal(bkg_mjj):
+    shape = SignalShape.gaussian(4000.0)
+    sig = np.random.default_rng(9).normal(4000.0, 200.0, 80)
+    fit0 = fit_background(bkg_mjj, 3, fit_range=RANGE)
+    fit1 = fit_background(np.concatenate([bkg_mjj, sig]), 3, fit_range=RANGE)
+    assert mass_limit(fit1, shape).observed > mass_limit(fit0, shape).observed + 30
