@@ -197,3 +197,43 @@ class GlobalDistanceHooks:
     @hookimpl
     def casehunt_register_methods() -> list:
         return [GlobalDistance]
+
+
+def test_statistics_and_reviewer_rerun(
+    tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(
+        toy_files,
+        output={"statistics": True},
+        statistics={
+            "fit_range": [2700, 6000],
+            "compute_limits": False,
+            "mass_hypotheses": [3400, 3500, 3600],
+        },
+    )
+    code, out = run(tmp_path, config)
+    assert code == 0
+    first = json.loads((out / "stats/template.json").read_text())
+    region = first["regions"]["sr_3300_3700"]
+    assert region["status"] == "ok"
+    assert region["scan"]["max_z_mass"] == 3500.0  # the injected mass
+    assert "| template | sr_3300_3700 |" in (out / "report.md").read_text()
+    # a reviewer recomputes stats/ from the saved selections alone
+    (out / "stats/template.json").unlink()
+    assert main(["stats", "rerun", str(out), "--no-plots"]) == 0
+    again = json.loads((out / "stats/template.json").read_text())
+    assert again["regions"]["sr_3300_3700"]["scan"] == region["scan"]
+    assert main(["stats", "rerun", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_bad_statistics_key_fails_before_any_work(
+    tmp_path: Path, toy_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(
+        tmp_path,
+        make_config(toy_files, output={"statistics": True}, statistics={"fit_rnge": [1, 2]}),
+    )
+    assert code == 2
+    assert "fit_rnge" in capsys.readouterr().err
+    assert not out.exists()

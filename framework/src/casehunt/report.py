@@ -59,7 +59,7 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
             "See `stats/*.json` for every number; plots in `plots/`.",
             "",
         ]
-        lines += ["```", _stats_summary(result.statistics), "```"]
+        lines += _stats_rows(result.statistics)
     lines += ["", "## Timings", ""] + [f"- {k}: {v:.1f} s" for k, v in result.timings.items()]
     lines += ["", "## Plots", ""] + [
         f"![{p.stem}](plots/{p.name})" for p in sorted((path.parent / "plots").glob("*.png"))
@@ -67,12 +67,20 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
     path.write_text("\n".join(lines) + "\n")
 
 
-def _stats_summary(statistics: dict[str, Any]) -> str:
-    try:
-        from casehunt_stats.rerun import summary_table
-
-        return summary_table(statistics)
-    except ImportError:
-        import json
-
-        return json.dumps(statistics, indent=1, default=str)[:4000]
+def _stats_rows(statistics: dict[str, Any]) -> list[str]:
+    """One markdown row per (method, region): the chosen fit and the largest excess."""
+    rows = [
+        "| selection | region | fit parameters | chi2 / ndof | max local Z | at mass [GeV] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, res in statistics.items():
+        for region, reg in res.get("regions", {}).items():
+            if reg.get("status") != "ok":
+                rows.append(f"| {method} | {region} | failed: {reg.get('reason', '?')} | | | |")
+                continue
+            fit, scan = reg["fit"], reg.get("scan") or {}
+            rows.append(
+                f"| {method} | {region} | {fit['n_params']} | {fit['chi2']:.1f} / {fit['ndof']} "
+                f"| {_fmt(scan.get('max_z'), '.2f')} | {_fmt(scan.get('max_z_mass'), '.0f')} |"
+            )
+    return rows
