@@ -131,6 +131,8 @@ def main() -> None:
         s_sig = folded.score_unseen(test_sr)
         result["max_sic"], result["auc"] = max_sic(s_sig, s_bkg)
     result["load_s"] = t_load
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
     if args.out:

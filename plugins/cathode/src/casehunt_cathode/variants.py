@@ -50,12 +50,17 @@ def noise_features(values: np.ndarray, n: int, seed: int) -> np.ndarray:
     out = np.empty((len(h), n), dtype=np.float64)
     for j in range(n):
         # two independent 53-bit uniforms per feature, then Box-Muller
-        a = _mix(h + np.uint64(2 * j + 1) * _GOLDEN)
-        b = _mix(h + np.uint64(2 * j + 2) * _GOLDEN)
+        a = _mix(h + _offset(2 * j + 1))
+        b = _mix(h + _offset(2 * j + 2))
         u1 = ((a >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
         u2 = ((b >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
         out[:, j] = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
     return out
+
+
+def _offset(k: int) -> np.uint64:
+    """k times the golden-ratio constant, modulo 2^64 (in Python ints: no overflow warning)."""
+    return np.uint64((k * 0x9E3779B97F4A7C15) % 2**64)
 
 
 def correlate(x: np.ndarray, columns: tuple[str, ...], mjj: np.ndarray, k: float) -> np.ndarray:
