@@ -4,11 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e ./statistics -e ./framework[generate] -e ./plugins/cwola[torch] -e ./plugins/_template
+PACKAGES := -e ./statistics -e ./framework[generate] -e ./plugins/cwola[torch] -e ./plugins/cathode -e ./plugins/_template
 
 .PHONY: setup demo test lint bench clean
 
-$(VENV)/.installed: constraints.txt requirements-dev.txt framework/pyproject.toml statistics/pyproject.toml plugins/cwola/pyproject.toml plugins/_template/pyproject.toml
+$(VENV)/.installed: constraints.txt requirements-dev.txt framework/pyproject.toml statistics/pyproject.toml plugins/cwola/pyproject.toml plugins/_template/pyproject.toml plugins/cathode/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
