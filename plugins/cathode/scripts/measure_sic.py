@@ -24,13 +24,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import devdata
-from casehunt_cathode import CATHODE
 
 from casehunt.events import EventTable
 from casehunt.folds import assign_folds
 from casehunt.kfold import train_folds
 from casehunt.methods import TrainingData
 from casehunt.regions import SignalRegion
+from casehunt_cathode import CATHODE
 
 SIDEBANDS = {"200": (3100.0, 3900.0), "wide": (0.0, np.inf), "500": (2800.0, 4200.0)}
 

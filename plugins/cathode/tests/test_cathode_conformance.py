@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from casehunt_cathode import CATHODE
-
 from casehunt.plugins import get_registry
 from casehunt.testing import MethodConformance
+from casehunt_cathode import CATHODE
 
 
 class TestCATHODE(MethodConformance):

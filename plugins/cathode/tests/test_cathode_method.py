@@ -6,10 +6,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from casehunt_cathode import CATHODE
-from casehunt_cathode.method import kde_sample
-from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
-from casehunt_cathode.variants import correlate, noise_features
 
 from casehunt.errors import ConfigError
 from casehunt.events import EventTable
@@ -17,6 +13,10 @@ from casehunt.kfold import train_folds
 from casehunt.methods import TrainingData
 from casehunt.regions import SignalRegion
 from casehunt.testing import toy_sample
+from casehunt_cathode import CATHODE
+from casehunt_cathode.method import kde_sample
+from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
+from casehunt_cathode.variants import correlate, noise_features
 
 REGION = SignalRegion(3300.0, 3700.0, 2900.0, 4300.0)
 
@@ -190,3 +190,16 @@ def test_mlp_classifier_follows_device_and_progress() -> None:
     assert name == "mlp"
     assert args["device"] == "cpu"
     assert args["progress"] is False
+
+
+@pytest.mark.slow
+def test_default_options_on_a_larger_toy() -> None:
+    """The default configuration, wide sidebands, a modest signal: a clear improvement."""
+    region = SignalRegion(3300.0, 3700.0, 0.0, np.inf)
+    events, labels = toy_sample(100_000, 300, seed=21)
+    m = np.asarray(events["mjj"])
+    folded = train_folds(CATHODE, {"device": "cpu"}, events, region, n_folds=5, seed=3)
+    signal, _ = toy_sample(0, 5_000, seed=22)
+    signal = signal.take(region.in_signal_region(np.asarray(signal["mjj"])))
+    s_bkg = folded.scores[region.in_signal_region(m) & (labels == 0)]
+    assert max_sic(folded.score_unseen(signal), s_bkg) > 5.0

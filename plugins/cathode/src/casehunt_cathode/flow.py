@@ -27,7 +27,9 @@ import numpy as np
 class FlowConfig:
     """What the flow is and how it trains (the method's ``flow_*`` options)."""
 
+    kind: str = "maf"
     transforms: int = 4
+    bins: int = 8
     hidden: tuple[int, ...] = (64, 64)
     epochs: int = 20
     batch_size: int = 512
@@ -54,11 +56,19 @@ class ConditionalFlow:
     def _build(self, n_features: int) -> Any:
         import zuko
 
+        hidden = tuple(int(h) for h in self.config.hidden)
+        if self.config.kind == "nsf":
+            # autoregressive rational-quadratic splines (Durkan et al., arXiv:1906.04032):
+            # the MAF with a more flexible element-wise transform
+            return zuko.flows.NSF(
+                n_features,
+                1,
+                bins=self.config.bins,
+                transforms=self.config.transforms,
+                hidden_features=hidden,
+            )
         return zuko.flows.MAF(
-            n_features,
-            1,
-            transforms=self.config.transforms,
-            hidden_features=tuple(int(h) for h in self.config.hidden),
+            n_features, 1, transforms=self.config.transforms, hidden_features=hidden
         )
 
     def fit(self, z: np.ndarray, c: np.ndarray) -> ConditionalFlow:

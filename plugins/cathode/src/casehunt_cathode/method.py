@@ -64,8 +64,12 @@ class CATHODE(SelectionMethod):
         "noise_seed": 0,
         # robustness studies: jet masses shifted by 0.1 mjj (true) or by k * mjj (a number)
         "correlate_masses": False,
-        # the conditional MAF (zuko): autoregressive transforms, hidden layers of each
+        # the conditional flow (zuko): "maf" (affine autoregressive, as the paper) or "nsf"
+        # (autoregressive rational-quadratic splines); transforms, hidden layers of each
+        "flow_type": "maf",
         "flow_transforms": 4,
+        # spline bins ("nsf" only)
+        "flow_bins": 8,
         "flow_hidden": [64, 64],
         "flow_epochs": 30,
         "flow_batch_size": 512,
@@ -332,7 +336,12 @@ def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
     max_events = o["flow_max_events"]
     if max_events is not None:
         max_events = _positive_int(o, "flow_max_events")
+    kind = o["flow_type"]
+    if kind not in ("maf", "nsf"):
+        raise ConfigError(f"cathode: option 'flow_type' must be 'maf' or 'nsf', got {kind!r}")
     cfg = FlowConfig(
+        kind=kind,
+        bins=_positive_int(o, "flow_bins"),
         transforms=_positive_int(o, "flow_transforms"),
         hidden=tuple(hidden),
         epochs=_positive_int(o, "flow_epochs"),
