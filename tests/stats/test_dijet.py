@@ -12,7 +12,7 @@ from casehunt_stats import (
     fit_binned,
     integrate_dijet,
 )
-from casehunt_stats.dijet import DijetModel, chi2_binning, fisher_fit
+from casehunt_stats.dijet import DijetModel, chi2_binning, fisher_fit, poisson_nll
 from casehunt_stats.toys import sample_dijet
 
 from .conftest import RANGE, TRUTH3
@@ -112,3 +112,43 @@ def test_chi2_binning_clips_and_extends():
     assert e[0] == 1500 and e[-1] == 7500
     assert np.all(np.diff(e) > 0)
     assert 1530 in e and 6800 in e
+
+
+# A sculpted (flat, then falling) spectrum like a 1%-efficiency weakly supervised
+# selection: the 4-parameter optimum has p1 ~ -100, where the fits used to fail.
+SCULPTED4 = (1.0, -107.0, 159.0, 44.0)
+SCULPTED_RANGE = (2700.0, 6000.0)
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_larger_fits_converge_on_sculpted_spectra(seed):
+    mjj = sample_dijet(SCULPTED4, 265, SCULPTED_RANGE, np.random.default_rng(seed))
+    counts, edges = bin_events(mjj, SCULPTED_RANGE, 4.0)
+    fits, start = {}, None
+    for n in (3, 4, 5):
+        fits[n] = fit_binned(counts, edges, n, start=start)  # used to raise FitError
+        start = fits[n].params[1:]
+    # nested models: the larger fit is never worse than the smaller one
+    assert fits[4].nll <= fits[3].nll + 1e-6
+    assert fits[5].nll <= fits[4].nll + 1e-6
+    # and it reaches the true minimum: not worse than the truth shape
+    truth = np.array([counts.sum(), *SCULPTED4[1:]])
+    assert fits[4].nll <= poisson_nll(counts, fits[4].model.expected(truth)) + 1e-6
+    for f in fits.values():
+        assert f.converged and np.all(np.isfinite(f.theta_cov))
+        assert np.all(np.isfinite(f.expected(chi2_binning(SCULPTED_RANGE))))
+        assert 0 < f.rel_uncertainty_at(3500.0) < 1
+
+
+def test_extreme_shape_parameters_do_not_overflow():
+    """p0 of a valid 5-parameter optimum can under- or overflow a float: results use log p0."""
+    edges = np.linspace(2700.0, 6000.0, 826)
+    model = DijetModel(edges, 5)
+    theta = np.array([250.0, -3575.0, 7213.0, 3523.2, 648.9])
+    counts = np.random.default_rng(2).poisson(model.expected(theta)).astype(float)
+    fit = fit_binned(counts, edges, 5)
+    assert np.isfinite(fit.log_p0)
+    assert fit.expected(edges).sum() == pytest.approx(counts.sum(), rel=1e-6)
+    assert np.all(np.isfinite(fit.uncertainty(chi2_binning(SCULPTED_RANGE))))
+    d = fit.to_dict()
+    assert np.isfinite(d["log_p0"])

@@ -44,3 +44,16 @@ def test_poor_fit_retry_narrows_the_range():
     res, used = fit_with_ftest(mjj[keep], fit_range=(1460.0, 6000.0), poor_fit_pvalue=0.01)
     assert used[0] > 1460.0
     assert res.chosen.chi2_pvalue > 0.01
+
+
+def test_ftest_not_stuck_on_sculpted_spectra():
+    """Flat, sculpted selections need p1 < 0: the larger fits must converge so the
+    F-test can move past 3 parameters (it used to record 'did not converge')."""
+    rng = np.random.default_rng(1)
+    rng_ = (2700.0, 6000.0)
+    counts, edges = bin_events(sample_dijet((1.0, -107.0, 159.0, 44.0), 1500, rng_, rng), rng_, 4.0)
+    res = ftest_select(counts, edges, signal_mass=3500.0)
+    assert set(res.fits) == {3, 4, 5}
+    assert all("reason" not in t for t in res.tests)
+    assert res.n_params >= 4
+    assert res.chosen.chi2 / res.chosen.ndof < 2.5

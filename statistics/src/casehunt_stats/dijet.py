@@ -104,11 +104,20 @@ def _simpson_nodes(edges: np.ndarray, max_step: float | None = None):
 class DijetModel:
     """Expected counts of the dijet function in fixed bins, theta = (N, p1, ...).
 
+    With ``transform`` T the shape parameters are c with (p1, ...) = T c (see
+    :func:`conditioning_transform`); the fits use this to be well conditioned.
+
     Fast path for fits: for equal-width fine bins the Simpson nodes are shared
     between neighbouring bins (2 n + 1 function evaluations for n bins).
     """
 
-    def __init__(self, edges: np.ndarray, n_params: int, sqrt_s: float = SQRT_S) -> None:
+    def __init__(
+        self,
+        edges: np.ndarray,
+        n_params: int,
+        sqrt_s: float = SQRT_S,
+        transform: np.ndarray | None = None,
+    ) -> None:
         if n_params not in (3, 4, 5):
             raise ValueError(f"n_params must be 3, 4 or 5, got {n_params}")
         self.edges = np.asarray(edges, dtype=float)
@@ -126,6 +135,10 @@ class DijetModel:
         self._nodes[1::2] = mids
         self._h6 = np.diff(e) / 6.0
         self._G = _basis(self._nodes / self.sqrt_s, n_params)
+        # optional linear reparametrisation of the shape: p[1:] = transform @ c
+        self.transform = None if transform is None else np.asarray(transform, dtype=float)
+        if self.transform is not None:
+            self._G = self._G @ self.transform
 
     @property
     def n_bins(self) -> int:
@@ -286,40 +299,58 @@ class BackgroundFit:
     def model(self) -> DijetModel:
         return DijetModel(self.edges, self.n_params, self.sqrt_s)
 
+    @property
+    def log_p0(self) -> float:
+        """ln p0 (finite also where p0 itself overflows, for extreme shapes)."""
+        return self.model.log_p0(self.theta)
+
+    def _counts_in(self, edges: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Expected counts in ``edges`` for theta = (N, p1, ...), in log space (no overflow)."""
+        nodes, w, starts = _simpson_nodes(edges, 4.0)
+        logf = _basis(nodes / self.sqrt_s, self.n_params) @ theta[1:]
+        logf = logf + self.model.log_p0(theta)
+        return np.add.reduceat(w * np.exp(logf), starts)
+
     def expected(self, edges: np.ndarray) -> np.ndarray:
         """Expected background counts in arbitrary bins (may extrapolate)."""
-        return integrate_dijet(np.asarray(edges, dtype=float), self.params, self.sqrt_s)
+        return self._counts_in(np.asarray(edges, dtype=float), self.theta)
 
     def expected_fine(self) -> np.ndarray:
         """Expected counts in the fine fit bins."""
         return self.model.expected(self.theta)
 
+    def _propagate(self, fun) -> np.ndarray:
+        """Linear error propagation of ``fun(theta)`` with theta_cov, along its eigenvectors.
+
+        The dijet parameters are nearly collinear, so derivatives along single
+        parameters are ill conditioned; along the covariance eigenvectors (steps of
+        1e-3 of each standard deviation) they are not.
+        """
+        lam, vec = np.linalg.eigh(self.theta_cov)
+        var = 0.0
+        for lj, vj in zip(lam, vec.T, strict=True):
+            if lj <= 0:
+                continue
+            h = 1e-3 * math.sqrt(lj)
+            d = (fun(self.theta + h * vj) - fun(self.theta - h * vj)) / (2e-3)
+            var = var + d**2
+        return np.sqrt(var)
+
     def uncertainty(self, edges: np.ndarray) -> np.ndarray:
         """1-sigma uncertainty of the expected counts in ``edges`` from the fit covariance."""
         edges = np.asarray(edges, dtype=float)
-        jac = self._jacobian(lambda p: integrate_dijet(edges, p, self.sqrt_s))
-        var = np.einsum("ij,jk,ik->i", jac, self.covariance, jac)
-        return np.sqrt(np.maximum(var, 0.0))
+        return self._propagate(lambda t: self._counts_in(edges, t))
 
     def rel_uncertainty_at(self, mass: float) -> float:
         """Relative 1-sigma uncertainty of the fitted function at ``mass`` (F-test cap)."""
-        val = dijet_function(np.array([mass]), self.params, self.sqrt_s)
-        jac = self._jacobian(lambda p: dijet_function(np.array([mass]), p, self.sqrt_s))
-        var = float(jac[0] @ self.covariance @ jac[0])
-        return math.sqrt(max(var, 0.0)) / float(val[0])
+        x = np.array([mass / self.sqrt_s])
+        k = self.n_params
 
-    def _jacobian(self, fun) -> np.ndarray:
-        p = self.params
-        base = fun(p)
-        jac = np.empty((base.size, p.size))
-        for j in range(p.size):
-            step = 1e-6 * max(abs(p[j]), 1e-3)
-            q = p.copy()
-            q[j] += step
-            r = p.copy()
-            r[j] -= step
-            jac[:, j] = (fun(q) - fun(r)) / (2 * step)
-        return jac
+        def logf(t):
+            return _basis(x, k) @ t[1:] + self.model.log_p0(t)
+
+        # d f / f = d log f
+        return float(self._propagate(logf)[0])
 
     def chi2_table(self) -> dict[str, list[float]]:
         """Observed, expected and pulls on the CMS dijet bins (for plots and JSON)."""
@@ -341,6 +372,7 @@ class BackgroundFit:
         return {
             "n_params": self.n_params,
             "params": self.params.tolist(),
+            "log_p0": self.log_p0,
             "errors": self.errors.tolist(),
             "covariance": self.covariance.tolist(),
             "nll": self.nll,
@@ -396,11 +428,35 @@ def _start_values(counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: 
     return sol[1:] if np.all(np.isfinite(sol)) else None
 
 
-def _minuit_fit(model: DijetModel, counts: np.ndarray, theta0: np.ndarray):
-    """Minimise the Poisson NLL with MIGRAD (analytic gradient), with retries."""
-    k = theta0.size
-    names = ["N"] + [f"p{j}" for j in range(1, k)]
+def conditioning_transform(
+    counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: float = SQRT_S
+) -> np.ndarray:
+    """T such that shape parameters c with (p1, ..., p_{k-1}) = T c are well conditioned.
 
+    The basis ln(1-x), -ln x, -ln^2 x, -ln^3 x is nearly collinear over a fit
+    range (the p_j are correlated at the 0.999+ level and span many orders of
+    magnitude), which is what makes MIGRAD fail on flat, sculpted spectra. The
+    columns of basis @ T are orthonormal under the (count-weighted, centred)
+    distribution of the data, so the Fisher information of c is close to
+    N times the identity: every c_j has an error of about 1/sqrt(N) and they are
+    nearly uncorrelated. This is an exact reparametrisation of the same family.
+    """
+    counts = np.asarray(counts, dtype=float)
+    mids = 0.5 * (edges[:-1] + edges[1:])
+    g = _basis(mids / sqrt_s, n_params)
+    # empty bins keep a small weight so that a sparse tail still shapes the basis
+    w = counts + 0.05 * max(counts.sum(), 1.0) / counts.size
+    w = w / w.sum()
+    a = np.sqrt(w)[:, None] * (g - w @ g)
+    scale = np.sqrt(np.sum(a**2, axis=0))
+    scale = np.where(scale > 0, scale, 1.0)
+    r = np.linalg.qr(a / scale, mode="r")
+    d = np.where(np.abs(np.diag(r)) > 1e-12, np.diag(r), 1e-12)
+    r[np.diag_indices_from(r)] = d
+    return np.linalg.solve(r.T, np.diag(1.0 / scale)).T
+
+
+def _nll_and_grad(model: DijetModel, counts: np.ndarray):
     def nll(theta):
         return poisson_nll(counts, model.expected(theta))
 
@@ -408,13 +464,25 @@ def _minuit_fit(model: DijetModel, counts: np.ndarray, theta0: np.ndarray):
         mu, jac = model.expected_and_jacobian(theta)
         return jac.T @ (1.0 - counts / np.maximum(mu, 1e-300))
 
+    return nll, grad
+
+
+def _minuit_fit(model: DijetModel, counts: np.ndarray, theta0: np.ndarray):
+    """Minimise the Poisson NLL with MIGRAD (analytic gradient) in the conditioned
+    parameters, from ``theta0``; strategy 1, then 2 and SIMPLEX + MIGRAD as retries.
+    Returns the best valid Minuit object or None."""
+    k = theta0.size
+    names = ["N"] + [f"c{j}" for j in range(1, k)]
+    nll, grad = _nll_and_grad(model, counts)
+    total = max(float(counts.sum()), 1.0)
     best = None
     for strategy in (1, 2):
         m = Minuit(nll, theta0, grad=grad, name=names)
         m.errordef = Minuit.LIKELIHOOD
         m.strategy = strategy
         m.limits["N"] = (1e-9, None)
-        m.limits["p1"] = (-50.0, 200.0)
+        # natural scales of the conditioned parameters: sqrt(N) and 1/sqrt(N)
+        m.errors = [math.sqrt(total)] + [1.0 / math.sqrt(total)] * (k - 1)
         m.migrad(ncall=20000)
         if not m.valid:
             m.simplex(ncall=5000)
@@ -436,10 +504,15 @@ def fit_binned(
 ) -> BackgroundFit:
     """Fit the dijet function with ``n_params`` parameters to fine-binned counts.
 
-    Robust start: a log-linear least-squares fit, the given ``start`` shape
-    parameters (e.g. a smaller model's result padded with zeros) and a small
-    grid of (p1, p2) values are all tried; the lowest valid minimum is kept.
-    Raises FitError when none converges.
+    The fit runs in conditioned shape parameters (:func:`conditioning_transform`),
+    in which the likelihood is close to a well-scaled quadratic, so that it
+    converges wherever an optimum exists, also on flat (sculpted) spectra.
+    Starts, all tried, the lowest valid minimum kept: the given ``start`` shape
+    parameters (by default the smaller model's minimum with the new parameters
+    at 0, which makes the nested NLLs non-increasing), a log-linear least-squares
+    fit, and a few standard shapes. Each start is brought close to the minimum by
+    damped Fisher scoring and then finished by MIGRAD. Raises FitError when none
+    converges.
     """
     counts = np.asarray(counts, dtype=float)
     edges = np.asarray(edges, dtype=float)
@@ -448,43 +521,56 @@ def fit_binned(
         raise StatsError(
             f"too few events to fit ({total:.0f} in [{edges[0]:.0f}, {edges[-1]:.0f}] GeV)"
         )
-    model = DijetModel(edges, n_params, sqrt_s)
-    starts = []
+    tmat = conditioning_transform(counts, edges, n_params, sqrt_s)
+    model = DijetModel(edges, n_params, sqrt_s, transform=tmat)
+    starts_p = []
     if start is None and n_params > 3:
         # nested start: the smaller model's minimum with the new parameter at 0
         try:
-            start = fit_binned(counts, edges, n_params - 1, sqrt_s=sqrt_s).theta[1:]
+            start = fit_binned(counts, edges, n_params - 1, sqrt_s=sqrt_s).params[1:]
         except FitError:
             start = None
     if start is not None:
         s = np.zeros(n_params - 1)
         st = np.asarray(start, dtype=float)[: n_params - 1]
         s[: st.size] = st
-        starts.append(s)
+        starts_p.append(s)
     lin = _start_values(counts, edges, n_params, sqrt_s)
     if lin is not None:
-        starts.append(lin)
-    grid = [np.array([p1, p2, 0.0, 0.0][: n_params - 1]) for p2 in (5.0, 3.0, 7.0)
-            for p1 in (10.0, 5.0, 15.0)]  # fmt: skip
+        starts_p.append(lin)
+    starts_p += [np.array([p1, p2, 0.0, 0.0][: n_params - 1]) for p1, p2 in
+                 ((10.0, 5.0), (0.0, 0.0), (5.0, 3.0))]  # fmt: skip
     best = None
-    for i, s in enumerate(starts + grid):
-        theta0 = np.concatenate([[total], s])
+    seen: list[np.ndarray] = []
+    for s in starts_p:
+        if not np.all(np.isfinite(s)):
+            continue
+        theta0 = np.concatenate([[total], np.linalg.solve(tmat, s)])
         if not np.all(np.isfinite(model.expected(theta0))):
             continue
-        m = _minuit_fit(model, counts, theta0)
-        usable = m is not None and not m.fmin.has_parameters_at_limit
-        if usable and (best is None or m.fval < best.fval - 1e-6):
+        # damped Fisher scoring gets close (robust, cheap); MIGRAD certifies the minimum
+        theta1, _, _ = fisher_fit(model, counts, theta0, max_iter=100, tol=1e-9)
+        if any(np.allclose(theta1[1:], t, rtol=0, atol=1e-4 / math.sqrt(total)) for t in seen):
+            continue  # the same minimum as an earlier start
+        seen.append(theta1[1:])
+        m = _minuit_fit(model, counts, theta1)
+        if m is not None and (best is None or m.fval < best.fval - 1e-6):
             best = m
-        # converged fits from the data-driven starts are enough; the grid is a fallback
-        if best is not None and i >= len(starts) - 1:
+        # converged fits from the data-driven starts are enough; the rest are fallbacks
+        if best is not None and len(seen) >= 2:
             break
     if best is None:
         raise FitError(
             f"dijet {n_params}-parameter fit did not converge in "
             f"[{edges[0]:.0f}, {edges[-1]:.0f}] GeV after all retries"
         )
-    theta = np.array(best.values)
-    return _make_result(model, counts, theta, fisher_covariance(model, theta), best.fval)
+    c = np.array(best.values)
+    cov_c = fisher_covariance(model, c)
+    b = np.eye(n_params)
+    b[1:, 1:] = tmat
+    theta = b @ c
+    plain = DijetModel(edges, n_params, sqrt_s)
+    return _make_result(plain, counts, theta, b @ cov_c @ b.T, best.fval)
 
 
 def fisher_covariance(model: DijetModel, theta: np.ndarray) -> np.ndarray:
@@ -504,11 +590,14 @@ def fisher_covariance(model: DijetModel, theta: np.ndarray) -> np.ndarray:
 def _make_result(model: DijetModel, counts, theta, theta_cov, nll) -> BackgroundFit:
     k = model.n_params
     logp0 = model.log_p0(theta)
-    params = np.concatenate([[math.exp(logp0)], theta[1:]])
+    # p0 under- or overflows for extreme (valid) shapes; results then use log_p0 and theta
+    p0 = math.exp(logp0) if logp0 < 700.0 else math.inf
+    params = np.concatenate([[p0], theta[1:]])
     # Jacobian d(p0, p1, ...)/d theta: p0 depends on N and on the shape parameters
     tjac = np.eye(k)
-    tjac[0] = params[0] * model.dlog_p0(theta)
-    cov = tjac @ theta_cov @ tjac.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        tjac[0] = p0 * model.dlog_p0(theta)
+        cov = tjac @ theta_cov @ tjac.T
     mu = model.expected(theta)
     fit_range = (float(model.edges[0]), float(model.edges[-1]))
     chi2, ndof = _chi2_ndof(counts, model.edges, mu, fit_range, k)
