@@ -117,11 +117,11 @@ class OptionsMixin:
                 raise ConfigError(
                     f"classifier {name!r}: option {key!r} must be {check[1]}, got {value!r}"
                 )
-        return cls(seed=int(seed), **options)
+        return cls(seed=int(seed), **options)  # type: ignore[call-arg]
 
 
 def is_positive_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and bool(v > 0)
 
 
 def is_fraction(v: Any) -> bool:
