@@ -19,7 +19,7 @@ import numpy as np
 from iminuit import Minuit
 from scipy import stats
 
-from .dijet import BackgroundFit, DijetModel, fisher_fit, poisson_nll
+from .dijet import BackgroundFit, DijetModel, conditioning_transform, fisher_fit, poisson_nll
 from .errors import StatsError
 from .signal_shape import SignalModel, SignalShape
 
@@ -34,6 +34,9 @@ __all__ = [
     "local_significance",
     "significance_scan",
 ]
+
+
+MU_FLOOR = 1e-6  # events; the s+b mean per fine bin never goes below this
 
 
 def _z_from_q0(q0: float, s_hat: float) -> float:
@@ -104,6 +107,12 @@ class SignificanceResult:
     theta_resolution: float
     nll_b: float
     nll_sb: float
+    log10_p_value: float = float("nan")
+    fitted_mass: float = float("nan")
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.log10_p_value):
+            self.log10_p_value = float(stats.norm.logsf(self.z)) / math.log(10.0)
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -126,7 +135,16 @@ class SignalPlusBackground:
                 f"mass hypothesis {shape.mean:.0f} GeV outside the fit range [{lo:.0f}, {hi:.0f}] GeV"
             )
         self.bkg = background
-        self.model = DijetModel(background.edges, background.n_params, background.sqrt_s)
+        # the background parameters are profiled in the conditioned basis (see dijet.py)
+        self.tmat = conditioning_transform(
+            background.counts, background.edges, background.n_params, background.sqrt_s
+        )
+        self.model = DijetModel(
+            background.edges, background.n_params, background.sqrt_s, transform=self.tmat
+        )
+        self.theta_c = np.concatenate(
+            [background.theta[:1], np.linalg.solve(self.tmat, background.theta[1:])]
+        )
         self.counts = background.counts
         self.shape = shape
         self.ds = mass_scale_unc
@@ -146,6 +164,9 @@ class SignalPlusBackground:
         k = self.k
         n = self.counts if counts is None else counts
         mu = self.model.expected(x[:k]) + x[k] * self.template(x[k + 1], x[k + 2])
+        # a floor on the mean keeps the NLL and its gradient finite (and consistent)
+        # when a negative signal with a shifted template digs below zero in a bin
+        mu = np.maximum(mu, MU_FLOOR)
         return poisson_nll(n, mu) + 0.5 * (x[k + 1] ** 2 + x[k + 2] ** 2)
 
     def grad(self, x: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
@@ -154,7 +175,7 @@ class SignalPlusBackground:
         n = self.counts if counts is None else counts
         b, jac = self.model.expected_and_jacobian(x[:k])
         t = self.template(x[k + 1], x[k + 2])
-        r = 1.0 - n / np.maximum(b + x[k] * t, 1e-300)
+        r = 1.0 - n / np.maximum(b + x[k] * t, MU_FLOOR)
         h = 1e-3
         dts = (self.template(x[k + 1] + h, x[k + 2]) - self.template(x[k + 1] - h, x[k + 2])) / (
             2 * h
@@ -173,12 +194,13 @@ class SignalPlusBackground:
         """Minimise the s+b NLL; returns the Minuit object of the best of a few starts."""
         k = self.k
         n = self.counts if counts is None else counts
-        th = self.bkg.theta if theta0 is None else theta0
+        th = self.theta_c if theta0 is None else theta0
         b = self.model.expected(th)
         t = self.template()
         s_guess = float(np.sum((n - b) * t) / max(np.sum(t * t), 1e-300))
         s_guess = min(max(s_guess, self.s_min * 0.5), 10.0 * n.sum())
-        names = ["N"] + [f"p{j}" for j in range(1, k)] + ["s", "theta_scale", "theta_res"]
+        names = ["N"] + [f"c{j}" for j in range(1, k)] + ["s", "theta_scale", "theta_res"]
+        total = max(float(n.sum()), 1.0)
         best = None
         for s0 in (0.0, s_guess):
             m = Minuit(
@@ -191,6 +213,8 @@ class SignalPlusBackground:
             m.limits["N"] = (1e-9, None)
             m.limits["s"] = (self.s_min, None)
             m.limits["theta_scale"] = m.limits["theta_res"] = (-5.0, 5.0)
+            m.errors = [math.sqrt(total)] + [1.0 / math.sqrt(total)] * (k - 1) + [
+                math.sqrt(max(abs(s_guess), 1.0)) + 1.0, 0.5, 0.5]  # fmt: skip
             m.strategy = 1
             m.migrad(ncall=20000)
             if best is None or (m.valid and (not best.valid or m.fval < best.fval)):
@@ -228,8 +252,9 @@ def local_significance(
         s_err = float(m.errors[k])
     except Exception:  # pragma: no cover - hesse failure only degrades the error
         s_err = float("nan")
+    hyp = float(shape.mean if mass is None else mass)
     return SignificanceResult(
-        mass=float(shape.mean if mass is None else mass),
+        mass=hyp,
         z=z,
         p_value=float(stats.norm.sf(z)),
         q0=q0,
@@ -239,6 +264,9 @@ def local_significance(
         theta_resolution=float(m.values[k + 2]),
         nll_b=nll_b,
         nll_sb=nll_sb,
+        # where the profiled mass-scale nuisance moved the template: a strong peak
+        # pulls the templates of neighbouring hypotheses onto itself (theta ~ +-3)
+        fitted_mass=hyp * (1.0 + mass_scale_unc * float(m.values[k + 1])),
     )
 
 
@@ -295,6 +323,7 @@ class ScanResult:
             "max_z": best.z if best else None,
             "max_z_mass": best.mass if best else None,
             "min_p_value": best.p_value if best else None,
+            "min_log10_p_value": best.log10_p_value if best else None,
         }
 
 
@@ -333,9 +362,18 @@ class FastScan:
 
     def __init__(self, background: BackgroundFit, shapes: Sequence[SignalShape]) -> None:
         self.bkg = background
-        self.model = DijetModel(background.edges, background.n_params, background.sqrt_s)
+        # the background parameters are profiled in the conditioned basis (see dijet.py)
+        self.tmat = conditioning_transform(
+            background.counts, background.edges, background.n_params, background.sqrt_s
+        )
+        self.model = DijetModel(
+            background.edges, background.n_params, background.sqrt_s, transform=self.tmat
+        )
+        self.theta_c = np.concatenate(
+            [background.theta[:1], np.linalg.solve(self.tmat, background.theta[1:])]
+        )
         self.templates = np.array([s.bin_fractions(background.edges) for s in shapes])
-        self.mu_gen = self.model.expected(background.theta)
+        self.mu_gen = self.model.expected(self.theta_c)
 
     def zvalues(self, counts: np.ndarray, n_iter: int = 8) -> np.ndarray:
         """Signed local Z at every mass for ``counts``."""
@@ -343,7 +381,7 @@ class FastScan:
 
     def fit(self, counts: np.ndarray, n_iter: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(signed Z, fitted signal yield, its Fisher-information error) at every mass."""
-        theta_b, nll_b, _ = fisher_fit(self.model, counts, self.bkg.theta)
+        theta_b, nll_b, _ = fisher_fit(self.model, counts, self.theta_c)
         mu_b, jac = self.model.expected_and_jacobian(theta_b)
         tm = self.templates  # (M, nb)
         n_m, k = tm.shape[0], jac.shape[1]
