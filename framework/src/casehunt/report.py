@@ -56,7 +56,7 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
             "",
             "## Statistics",
             "",
-            "See `stats/*.json` for every number; plots in `plots/`.",
+            "Every number is in `stats/*.json`; the plots are in `plots/`.",
             "",
         ]
         lines += _stats_rows(result.statistics)
