@@ -112,6 +112,9 @@ def test_per_jet_event_score_is_max_of_jet_quantiles(
         **{c: np.asarray(events[c])[:, ::-1] for c in events.columns if np.ndim(events[c]) == 2}
     )
     np.testing.assert_allclose(method.score(swapped), scores)
+    product = CWoLaHunting({"features": "case_jet", "n_models": 1, "combine": "product"}, seed=0)
+    product.fit(TrainingData.for_region(events, REGION))
+    np.testing.assert_allclose(product.score(events), q.prod(axis=1))
 
 
 def test_quantile_knots_strictly_increasing_and_keep_order_beyond_training() -> None:
@@ -136,6 +139,7 @@ def test_quantile_knots_strictly_increasing_and_keep_order_beyond_training() -> 
         ({"classifier_options": {"n_models": 2}}, "n_models"),
         ({"classifier_options": "fast"}, "classifier_options"),
         ({"features": "lhco", "per_jet": True}, "per_jet"),
+        ({"combine": "mean"}, "combine"),
     ],
 )
 def test_bad_options_name_the_option(options: dict[str, Any], named: str) -> None:

@@ -46,6 +46,9 @@ class CWoLaHunting(SelectionMethod):
         "per_jet": None,
         # a backend of casehunt.classifiers: "hgb" (boosted trees) or "mlp" (torch)
         "classifier": "hgb",
+        # per-jet mode: event score from the jets' quantiles, "max" (CASE CWoLa) or
+        # "product" (CASE Tag N' Train), which asks both jets to look anomalous
+        "combine": "max",
         # ensemble size inside each fold (CASE: 4)
         "n_models": 4,
         # passed to the classifier backend
@@ -55,8 +58,11 @@ class CWoLaHunting(SelectionMethod):
     def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
         self.feature_set = _feature_set(self.options["features"], self.options["per_jet"])
-        self._classifier_args = _classifier_args(self.options)
-        make_classifier(*self._classifier_args, seed=self.seed)  # fail on bad options now
+        self._classifier_args = _classifier_args(self.options)  # fails on bad options now
+        if self.options["combine"] not in ("max", "product"):
+            raise ConfigError(
+                f"cwola: option 'combine' must be 'max' or 'product', got {self.options['combine']!r}"
+            )
         self.classifier_: Any = None
         self.quantile_knots_: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -85,7 +91,7 @@ class CWoLaHunting(SelectionMethod):
             self.quantile_knots_ = _quantile_knots(self.classifier_.predict(X))
 
     def score(self, events: EventTable) -> np.ndarray:
-        """The classifier output; per jet, max over the two jets of the quantile score."""
+        """The classifier output; per jet, max (or product) of the two jets' quantile scores."""
         if self.classifier_ is None:
             raise RuntimeError("cwola: score called before fit")
         s = np.asarray(self.classifier_.predict(self._rows(events)), dtype=np.float64)
@@ -93,7 +99,7 @@ class CWoLaHunting(SelectionMethod):
             return s
         assert self.quantile_knots_ is not None
         q = np.interp(s, *self.quantile_knots_).reshape(events.n_events, 2)
-        return q.max(axis=1)
+        return q.max(axis=1) if self.options["combine"] == "max" else q.prod(axis=1)
 
     def _rows(self, events: EventTable) -> np.ndarray:
         """(N, F) event features, or (2N, F) jet features with the jets of an event adjacent."""
