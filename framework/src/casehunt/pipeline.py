@@ -102,6 +102,40 @@ def _injection_region(config: Config, regions: list[SignalRegion]) -> SignalRegi
     )
 
 
+def _inject_signal(
+    config: Config,
+    pm: Any,
+    registry: Registry,
+    cuts: list[Any],
+    data: Sample,
+    regions: list[SignalRegion],
+    rng: np.random.Generator,
+) -> tuple[Sample, InjectionSummary | None, dict | None, dict[int, np.ndarray], list[dict]]:
+    """Data with signal injected as configured (or shuffled alone), and what was done."""
+    inj = config["injection"]
+    if inj["signal"] is None:
+        return data.take(rng.permutation(data.n_events)), None, None, {}, []
+    feature = config["regions"]["resonant_feature"]
+    signal_presel = Preselection(cuts)
+    pool, inputs = _read(
+        config, pm, "injection", [inj["signal"]], signal_presel, registry,
+        injected=True, label_value=1,
+    )  # fmt: skip
+    region = _injection_region(config, regions)
+    if inj["n_events"] is not None:
+        amount = {"n_events": inj["n_events"]}
+    else:
+        m_data = np.asarray(data.events[feature])
+        amount = {
+            "n_in_region": signal_for_significance(m_data, region, float(inj["s_over_sqrt_b"]))
+        }
+    data, summary = inject(data, pool, rng, region=region, resonant_feature=feature, **amount)
+    templates = {}
+    if inj["signal_mass"] is not None:
+        templates[int(inj["signal_mass"])] = np.asarray(pool.events[feature])
+    return data, summary, signal_presel.cutflow.to_dict(), templates, inputs
+
+
 def run_analysis(
     config: Config,
     output: Path,
@@ -147,44 +181,10 @@ def run_analysis(
         for cls, opts in methods.values():
             _check_columns(cls, opts, data)
 
-        injection: InjectionSummary | None = None
-        signal_cutflow = None
-        inj = config["injection"]
-        signal_templates: dict[int, np.ndarray] = {}
-        if inj["signal"] is not None:
-            sig_presel = Preselection(cuts)
-            pool, sig_inputs = _read(
-                config,
-                pm,
-                "injection",
-                [inj["signal"]],
-                sig_presel,
-                registry,
-                injected=True,
-                label_value=1,
-            )
-            inputs += sig_inputs
-            signal_cutflow = sig_presel.cutflow.to_dict()
-            region = _injection_region(config, regions)
-            m_data = np.asarray(data.events[feature])
-            if inj["n_events"] is not None:
-                data, injection = inject(
-                    data,
-                    pool,
-                    rng,
-                    region=region,
-                    n_events=inj["n_events"],
-                    resonant_feature=feature,
-                )
-            else:
-                n_sr = signal_for_significance(m_data, region, float(inj["s_over_sqrt_b"]))
-                data, injection = inject(
-                    data, pool, rng, region=region, n_in_region=n_sr, resonant_feature=feature
-                )
-            if inj["signal_mass"] is not None:
-                signal_templates[int(inj["signal_mass"])] = np.asarray(pool.events[feature])
-        else:
-            data = data.take(rng.permutation(data.n_events))
+        data, injection, signal_cutflow, signal_templates, signal_inputs = _inject_signal(
+            config, pm, registry, cuts, data, regions, rng
+        )
+        inputs += signal_inputs
         timings["read_and_preselect_s"] = time.perf_counter() - t_start
 
         # --- methods ---------------------------------------------------------------
@@ -208,31 +208,21 @@ def run_analysis(
             selections[name] = {}
             global_scores = None
             for i, region in enumerate(regions):
-                if cls.training == "global":
-                    if global_scores is None:
-                        global_scores = train_folds(
-                            cls,
-                            opts,
-                            data.events,
-                            None,
-                            folds=folds,
-                            seed=method_seed(seed, name, 0),
-                            resonant_feature=feature,
-                            on_fold=lambda _k: bar.update(),
-                        ).scores
-                    scores = global_scores
+                bar.set_description(f"{name} {region.name}")
+                if cls.training == "global" and global_scores is not None:
+                    scores = global_scores  # trained once, selected in every region
                 else:
-                    bar.set_description(f"{name} {region.name}")
                     scores = train_folds(
                         cls,
                         opts,
                         data.events,
-                        region,
+                        region if cls.training == "per_region" else None,
                         folds=folds,
-                        seed=method_seed(seed, name, i),
+                        seed=method_seed(seed, name, i if cls.training == "per_region" else 0),
                         resonant_feature=feature,
                         on_fold=lambda _k: bar.update(),
                     ).scores
+                    global_scores = scores if cls.training == "global" else None
                 eff = config.efficiency(region)
                 threshold = sideband_threshold(scores, m, region, eff)
                 chosen = select(scores, threshold)
