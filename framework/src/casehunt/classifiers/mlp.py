@@ -47,7 +47,8 @@ class TorchMLP(OptionsMixin):
     weight_decay: float = 0.0
     batch_size: int = 256
     max_epochs: int = 100
-    patience: int = 10
+    # weakly supervised validation losses are flat and noisy: stopping too soon costs much
+    patience: int = 20
     n_best_epochs: int = 5
     validation_fraction: float = 0.2
     device: str = "auto"
