@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from casehunt.errors import ConfigError
+from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable
 from casehunt.kfold import train_folds
 from casehunt.methods import TrainingData
@@ -68,9 +68,13 @@ def test_no_fake_improvement_on_background_only(
     assert sic < 2.0, f"max SIC {sic:.2f} without any signal in the data"
 
 
-def test_flow_samples_reproduce_the_sidebands(fast: dict[str, Any], background: EventTable) -> None:
+@pytest.mark.parametrize("flow_type", ["nsf", "maf"])
+def test_flow_samples_reproduce_the_sidebands(
+    fast: dict[str, Any], background: EventTable, flow_type: str
+) -> None:
     data = region_data(background)
-    options = {"flow_transforms": 4, "flow_hidden": [64, 64], "flow_batch_size": 512}
+    options = {"flow_type": flow_type, "flow_transforms": 4, "flow_hidden": [64, 64]}
+    options["flow_batch_size"] = 512
     method = CATHODE({**fast, **options, "flow_epochs": 15, "flow_n_best_epochs": 3}, seed=2)
     method.fit(data)
     sb = data.events.take(data.in_sideband)
@@ -104,6 +108,12 @@ def test_noise_features_and_correlated_masses_run(
     assert s.shape == (background.n_events,)
     assert np.all(np.isfinite(s))
     assert method.required_columns() == frozenset(method.feature_set.columns) | {"mjj"}
+
+
+def test_empty_sidebands_are_an_error(fast: dict[str, Any], background: EventTable) -> None:
+    region = SignalRegion(3300.0, 3700.0, 3300.0, 3700.0)
+    with pytest.raises(RegionError, match="sideband"):
+        CATHODE(fast).fit(region_data(background, region))
 
 
 def test_noise_is_a_function_of_the_event() -> None:

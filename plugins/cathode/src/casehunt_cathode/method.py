@@ -64,16 +64,17 @@ class CATHODE(SelectionMethod):
         "noise_seed": 0,
         # robustness studies: jet masses shifted by 0.1 mjj (true) or by k * mjj (a number)
         "correlate_masses": False,
-        # the conditional flow (zuko): "maf" (affine autoregressive, as the paper) or "nsf"
-        # (autoregressive rational-quadratic splines); transforms, hidden layers of each
-        "flow_type": "maf",
+        # the conditional flow (zuko): "nsf" (autoregressive rational-quadratic splines) or
+        # "maf" (affine autoregressive, as the paper); on the development data the splines
+        # model the sideband background better (README); transforms, hidden layers of each
+        "flow_type": "nsf",
         "flow_transforms": 4,
         # spline bins ("nsf" only)
         "flow_bins": 8,
         "flow_hidden": [64, 64],
-        "flow_epochs": 30,
-        "flow_batch_size": 512,
-        "flow_learning_rate": 1e-3,
+        "flow_epochs": 25,
+        "flow_batch_size": 1024,
+        "flow_learning_rate": 2e-3,
         "flow_weight_decay": 0.0,
         "flow_validation_fraction": 0.2,
         # the epochs with the lowest validation loss, sampled as an ensemble (paper: 10)
