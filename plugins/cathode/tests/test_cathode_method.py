@@ -74,7 +74,7 @@ def test_flow_samples_reproduce_the_sidebands(
 ) -> None:
     data = region_data(background)
     options = {"flow_type": flow_type, "flow_transforms": 4, "flow_hidden": [64, 64]}
-    options["flow_batch_size"] = 512
+    options.update(flow_batch_size=512, flow_learning_rate=1e-3)
     method = CATHODE({**fast, **options, "flow_epochs": 15, "flow_n_best_epochs": 3}, seed=2)
     method.fit(data)
     sb = data.events.take(data.in_sideband)
