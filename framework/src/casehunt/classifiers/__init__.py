@@ -40,6 +40,35 @@ def make_classifier(name: str, options: Mapping[str, Any] | None = None, seed: i
     return _backend(name).from_options(name, dict(options or {}), seed)
 
 
+def classifier_spec(method: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The backend name and its options from a method's `classifier`, `classifier_options`
+    and `n_models` options, checked now so that a bad option fails before any training.
+    """
+    name = options["classifier"]
+    if not isinstance(name, str) or name not in CLASSIFIERS:
+        raise ConfigError(
+            f"{method}: option 'classifier' must be one of {', '.join(CLASSIFIERS)}, got {name!r}"
+        )
+    extra = options["classifier_options"]
+    if not isinstance(extra, Mapping):
+        raise ConfigError(f"{method}: option 'classifier_options' must be a mapping, got {extra!r}")
+    if "n_models" in extra:
+        raise ConfigError(
+            f"{method}: set the ensemble size with the method option 'n_models', "
+            "not in 'classifier_options'"
+        )
+    n_models = options["n_models"]
+    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+        raise ConfigError(
+            f"{method}: option 'n_models' must be a positive integer, got {n_models!r}"
+        )
+    try:
+        make_classifier(name, extra, seed=0)
+    except ConfigError as exc:
+        raise ConfigError(f"{method}: option 'classifier_options': {exc}") from None
+    return name, {**extra, "n_models": n_models}
+
+
 def _backend(name: str) -> type[HGBEnsemble] | type[TorchMLP]:
     try:
         return CLASSIFIERS[name]
@@ -56,6 +85,7 @@ __all__ = [
     "TorchMLP",
     "balanced_weights",
     "classifier_defaults",
+    "classifier_spec",
     "make_classifier",
     "model_seeds",
 ]

@@ -32,18 +32,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import CLASSIFIERS, make_classifier, model_seeds
+from casehunt.classifiers import classifier_spec, make_classifier, model_seeds
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, FeatureSet, resolve_features
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
 from casehunt_cathode.flow import ConditionalFlow, FlowConfig, torch_threads
 from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
-from casehunt_cathode.variants import MASS_COLUMNS, correlate, noise_features
-
-#: the shift of the jet masses in the correlated variant, mj -> mj + 0.1 mjj (CATHODE)
-CORRELATION = 0.1
-
 
 class CATHODE(SelectionMethod):
     """Per signal region: a sideband flow sampled into the signal region, and a classifier."""
@@ -187,7 +183,7 @@ class CATHODE(SelectionMethod):
         n_noise = int(self.options["noise_features"])
         if n_noise:
             key = np.column_stack([raw, mjj])
-            x = np.hstack([x, noise_features(key, n_noise, int(self.options["noise_seed"]))])
+            x = np.hstack([x, noise_values(key, n_noise, int(self.options["noise_seed"]))])
         return x
 
     # training ------------------------------------------------------------------------
@@ -362,25 +358,7 @@ def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
 
 
 def _classifier_args(options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    name = options["classifier"]
-    if not isinstance(name, str) or name not in CLASSIFIERS:
-        raise ConfigError(
-            f"cathode: option 'classifier' must be one of {', '.join(CLASSIFIERS)}, got {name!r}"
-        )
-    extra = options["classifier_options"]
-    if not isinstance(extra, Mapping):
-        raise ConfigError(f"cathode: option 'classifier_options' must be a mapping, got {extra!r}")
-    if "n_models" in extra:
-        raise ConfigError(
-            "cathode: set the ensemble size with the method option 'n_models', "
-            "not in 'classifier_options'"
-        )
-    n_models = _positive_int(options, "n_models")
-    try:
-        make_classifier(name, extra, seed=0)
-    except ConfigError as exc:
-        raise ConfigError(f"cathode: option 'classifier_options': {exc}") from None
-    args = {**extra, "n_models": n_models}
+    name, args = classifier_spec("cathode", options)
     if name == "mlp":  # the torch classifier follows the method's device and progress bars
         args.setdefault("device", options["device"])
         args.setdefault("progress", options["progress"])

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import CLASSIFIERS, make_classifier
+from casehunt.classifiers import classifier_spec, make_classifier
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, FeatureSet, resolve_features
@@ -58,7 +58,7 @@ class CWoLaHunting(SelectionMethod):
     def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
         self.feature_set = _feature_set(self.options["features"], self.options["per_jet"])
-        self._classifier_args = _classifier_args(self.options)  # fails on bad options now
+        self._classifier_args = classifier_spec(self.name, self.options)  # fails on bad options now
         if self.options["combine"] not in ("max", "product"):
             raise ConfigError(
                 f"cwola: option 'combine' must be 'max' or 'product', got {self.options['combine']!r}"
@@ -129,30 +129,6 @@ def _feature_set(spec: Any, per_jet: Any) -> FeatureSet:
             "drop 'per_jet' or give a list of columns"
         )
     return fs
-
-
-def _classifier_args(options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    name = options["classifier"]
-    if not isinstance(name, str) or name not in CLASSIFIERS:
-        raise ConfigError(
-            f"cwola: option 'classifier' must be one of {', '.join(CLASSIFIERS)}, got {name!r}"
-        )
-    extra = options["classifier_options"]
-    if not isinstance(extra, Mapping):
-        raise ConfigError(f"cwola: option 'classifier_options' must be a mapping, got {extra!r}")
-    if "n_models" in extra:
-        raise ConfigError(
-            "cwola: set the ensemble size with the method option 'n_models', "
-            "not in 'classifier_options'"
-        )
-    n_models = options["n_models"]
-    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
-        raise ConfigError(f"cwola: option 'n_models' must be a positive integer, got {n_models!r}")
-    try:
-        make_classifier(name, extra, seed=0)
-    except ConfigError as exc:
-        raise ConfigError(f"cwola: option 'classifier_options': {exc}") from None
-    return name, {**extra, "n_models": n_models}
 
 
 def _quantile_knots(train_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
