@@ -72,3 +72,20 @@ def resolve_features(spec: str | Sequence[str], *, per_jet: bool = False) -> Fea
     if not cols or not all(isinstance(c, str) for c in cols):
         raise ConfigError(f"features must be a set name or a list of column names, got {spec!r}")
     return FeatureSet(cols, per_jet)
+
+
+def features_with_noise(feature_set: FeatureSet | str | Sequence[str], n: int) -> FeatureSet:
+    """A feature set with the `n` noise columns of :func:`casehunt.variants.add_noise_features`.
+
+    The events must carry the columns (``noise_0 .. noise_{n-1}``): add them with
+    ``add_noise_features(events, n, seed)`` to every split of the dataset.
+    """
+    if not isinstance(feature_set, FeatureSet):
+        feature_set = resolve_features(feature_set)
+    if feature_set.per_jet:
+        raise ConfigError("noise features are event-level; the feature set is per jet")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"the number of noise features must be an integer >= 0, got {n!r}")
+    from casehunt.variants import noise_columns
+
+    return FeatureSet(feature_set.columns + noise_columns(n), per_jet=False)

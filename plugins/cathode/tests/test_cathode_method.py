@@ -13,10 +13,10 @@ from casehunt.kfold import train_folds
 from casehunt.methods import TrainingData
 from casehunt.regions import SignalRegion
 from casehunt.testing import toy_sample
+from casehunt.variants import correlate, noise_values
 from casehunt_cathode import CATHODE
 from casehunt_cathode.method import kde_sample
 from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
-from casehunt_cathode.variants import correlate, noise_features
 
 REGION = SignalRegion(3300.0, 3700.0, 2900.0, 4300.0)
 
@@ -119,10 +119,10 @@ def test_empty_sidebands_are_an_error(fast: dict[str, Any], background: EventTab
 def test_noise_is_a_function_of_the_event() -> None:
     rng = np.random.default_rng(0)
     values = rng.normal(size=(20_000, 5))
-    noise = noise_features(values, 4, seed=0)
+    noise = noise_values(values, 4, seed=0)
     order = rng.permutation(len(values))
-    np.testing.assert_array_equal(noise_features(values[order], 4, seed=0), noise[order])
-    assert not np.allclose(noise_features(values, 4, seed=1), noise)
+    np.testing.assert_array_equal(noise_values(values[order], 4, seed=0), noise[order])
+    assert not np.allclose(noise_values(values, 4, seed=1), noise)
     # standard normal and uncorrelated, with the features and with each other
     np.testing.assert_allclose(noise.mean(axis=0), 0.0, atol=0.04)
     np.testing.assert_allclose(noise.std(axis=0), 1.0, atol=0.03)

@@ -41,6 +41,7 @@ from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
 from casehunt_cathode.flow import ConditionalFlow, FlowConfig, torch_threads
 from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
 
+
 class CATHODE(SelectionMethod):
     """Per signal region: a sideband flow sampled into the signal region, and a classifier."""
 
