@@ -383,7 +383,9 @@ def method_task(args: argparse.Namespace, name: str, variant: str, point: float,
         **metrics(b, s),
         "train_wall_s": wall,
         "options": options,
-        "region": {k: v for k, v in region.to_dict().items() if k != "name"},
+        "region": {  # JSON has no infinity: wide sidebands are written "inf"
+            k: (v if np.isfinite(v) else str(v)) for k, v in region.to_dict().items() if k != "name"
+        },
         "train_events": int(region.in_region(mjj).sum()),
         "signal_in_sidebands": int((region.in_sideband(mjj) & (labels == 1)).sum()),
     }
