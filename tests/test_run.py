@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import h5py
 import numpy as np
@@ -12,7 +13,9 @@ from conftest import make_config, write_config
 
 from casehunt.cli import main
 from casehunt.config import Config
+from casehunt.errors import ConfigError
 from casehunt.hookspecs import hookimpl
+from casehunt.methods import TrainingData
 from casehunt.pipeline import run_analysis
 from casehunt_template import SidebandGaussian
 
@@ -237,3 +240,47 @@ def test_bad_statistics_key_fails_before_any_work(
     assert code == 2
     assert "fit_rnge" in capsys.readouterr().err
     assert not out.exists()
+
+
+class SidebandRecorder(SidebandGaussian):
+    """Records the mjj range of the sideband events it trains on."""
+
+    name = "recorder"
+    seen: ClassVar[list[tuple[float, float]]] = []
+
+    def fit(self, data: TrainingData) -> None:
+        m = np.asarray(data.events["mjj"])[data.in_sideband]
+        type(self).seen.append((float(m.min()), float(m.max())))
+        super().fit(data)
+
+
+class RecorderHooks:
+    @staticmethod
+    @hookimpl
+    def casehunt_register_methods() -> list:
+        return [SidebandRecorder]
+
+
+@pytest.mark.parametrize(
+    ("sidebands", "low", "high"),
+    [("region", 3000, 4000), (500, 2800, 4200), ("all", 2600, 5500)],  # "all": to the last event
+)
+def test_training_sidebands_per_method(
+    tmp_path: Path, toy_files: dict[str, Path], sidebands: object, low: float, high: float
+) -> None:
+    SidebandRecorder.seen.clear()
+    config = make_config(toy_files, methods={"recorder": {"training_sidebands": sidebands}})
+    result = run_analysis(
+        Config(config), tmp_path / "out", progress=False, plugins=(RecorderHooks,)
+    )
+    lows, highs = zip(*SidebandRecorder.seen, strict=True)
+    assert low <= min(lows) < low + 50
+    assert high - 150 < max(highs) <= (high if sidebands != "all" else np.inf)
+    # the selection threshold is still set in the region's own sidebands (300 GeV)
+    sel = result.selections["recorder"]["sr_3300_3700"]
+    assert abs(sel["n_selected_sideband"] / sel["n_sideband"] - 0.05) < 0.02
+
+
+def test_bad_training_sidebands(toy_files: dict[str, Path]) -> None:
+    with pytest.raises(ConfigError, match=r"methods\.template\.training_sidebands"):
+        Config(make_config(toy_files, methods={"template": {"training_sidebands": "wide"}}))

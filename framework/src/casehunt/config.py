@@ -24,6 +24,16 @@ from casehunt.regions import (
     window_region,
 )
 
+#: Keys under `methods.<name>` that the core reads; every other key is the method's option.
+METHOD_KEYS: dict[str, Any] = {
+    "enabled": True,
+    # which events a per-region method trains on besides the signal region: "region"
+    # (the region's sidebands), "all" (everything outside the signal region, as CATHODE
+    # needs for its density estimate) or a width in GeV on each side. The selection
+    # threshold is always set in the region's own sidebands.
+    "training_sidebands": "region",
+}
+
 SECTIONS: dict[str, dict[str, Any]] = {
     "run": {"name": "casehunt", "seed": 1, "n_folds": 5},
     "input": {"data": None, "format": None, "start": 0, "stop": None, "chunk_size": 200_000},
@@ -48,7 +58,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "cross_section": None,  # pb, optional, recorded for the statistics
     },
     "selection": {"efficiency": 0.01, "efficiency_by_region": {}},
-    "methods": {},  # name -> options (+ `enabled`)
+    "methods": {},  # name -> options (+ the core's keys in METHOD_KEYS)
     "statistics": {},  # passed to casehunt_stats.StatsConfig
     "output": {"plots": True, "statistics": True},
 }
@@ -165,16 +175,40 @@ class Config:
                 self["methods"][name] = {}
             elif not isinstance(options, Mapping):
                 raise ConfigError(f"methods.{name} must be a mapping of options, got {options!r}")
+            else:
+                self._check_method_keys(name, options)
         self.regions()  # checks the regions section
 
+    @staticmethod
+    def _check_method_keys(name: str, options: Mapping[str, Any]) -> None:
+        if not isinstance(options.get("enabled", True), bool):
+            raise ConfigError(f"methods.{name}.enabled must be true or false")
+        sidebands = options.get("training_sidebands", "region")
+        if sidebands not in ("region", "all") and (
+            isinstance(sidebands, bool) or not isinstance(sidebands, (int, float)) or sidebands <= 0
+        ):
+            raise ConfigError(
+                f"methods.{name}.training_sidebands must be 'region', 'all' or a positive width "
+                f"in GeV, got {sidebands!r}"
+            )
+
     def enabled_methods(self) -> dict[str, dict[str, Any]]:
-        """Method name -> its options, for the methods not switched off."""
-        out = {}
-        for name, options in self["methods"].items():
-            options = dict(options)
-            if options.pop("enabled", True):
-                out[name] = options
-        return out
+        """Method name -> its own options, for the methods not switched off."""
+        return {
+            name: {k: v for k, v in options.items() if k not in METHOD_KEYS}
+            for name, options in self["methods"].items()
+            if options.get("enabled", True)
+        }
+
+    def training_region(self, method: str, region: SignalRegion) -> SignalRegion:
+        """The window a per-region method trains on: its signal region and sidebands."""
+        sidebands = self["methods"][method].get("training_sidebands", "region")
+        if sidebands == "region":
+            return region
+        width = float("inf") if sidebands == "all" else float(sidebands)
+        return SignalRegion(
+            region.low, region.high, region.low - width, region.high + width, region.name
+        )
 
     def regions(self) -> list[SignalRegion]:
         """The signal regions with their sidebands, from whichever form was given."""

@@ -216,7 +216,9 @@ def run_analysis(
                         cls,
                         opts,
                         data.events,
-                        region if cls.training == "per_region" else None,
+                        config.training_region(name, region)
+                        if cls.training == "per_region"
+                        else None,
                         folds=folds,
                         seed=method_seed(seed, name, i if cls.training == "per_region" else 0),
                         resonant_feature=feature,
