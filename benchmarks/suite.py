@@ -489,7 +489,8 @@ def task_stamp(args: argparse.Namespace, task: Mapping[str, Any]) -> str:
     if kind in ("iad", "supervised"):
         spec: Any = [args.classifier, reference_options(args)]
     else:
-        spec = method_settings(args, kind)
+        settings = method_settings(args, kind)  # the seed count does not change a task
+        spec = {k: settings[k] for k in ("sidebands", "options")}
     data = "toy" if args.toy else str(args.data_dir.resolve())
     if args.toy:
         data += str(args.toy_events)

@@ -99,6 +99,12 @@ def test_a_second_run_resumes(suite: ModuleType, toy_run: tuple[Path, dict]) -> 
         ]
     )
     assert payload["tasks"] == {"total": 3, "run": 1, "reused": 2}
+    # the seed count of a method does not change its tasks: nothing reruns
+    options = '{"cwola": {"seeds": 1, "options": {"n_models": 2}}}'
+    payload = suite.main(
+        [*toy_args(out, "2"), "--methods", "cwola", "--no-plots", "--method-options", options]
+    )
+    assert payload["tasks"] == {"total": 3, "run": 0, "reused": 3}
 
 
 def test_method_settings_and_variants(suite: ModuleType) -> None:
