@@ -134,7 +134,9 @@ class HDF5Reader(EventReader):
                     cols: dict[str, Any] = {}
                     for name in names:
                         values = f[name][lo:hi]
-                        cols[name] = _constituents(values) if name == "jet_const" else values
+                        cols[name] = (
+                            constituents_from_padded(values) if name == "jet_const" else values
+                        )
                     yield EventTable(cols, source=str(self.path))
         except OSError as exc:
             raise InputError(
@@ -152,13 +154,27 @@ class HDF5Reader(EventReader):
         return None
 
 
-def _constituents(padded: np.ndarray) -> Any:
+def constituents_from_padded(padded: np.ndarray) -> Any:
     """(N, 2, M, 3) zero-padded constituents as a jagged awkward array of (pt, eta, phi)."""
     import awkward as ak
 
     arr = ak.zip({"pt": padded[..., 0], "eta": padded[..., 1], "phi": padded[..., 2]})
     arr = ak.from_regular(arr, axis=None)  # a regular array would flatten under the mask
     return arr[arr.pt > 0]
+
+
+def padded_from_constituents(constituents: Any, m: int) -> np.ndarray:
+    """The inverse of :func:`constituents_from_padded`: (N, 2, m, 3) float32, zero-padded.
+
+    Keeps the first `m` constituents of each jet (they are pT-ordered in the files).
+    """
+    import awkward as ak
+
+    out = []
+    for field in ("pt", "eta", "phi"):
+        col = ak.pad_none(constituents[field][:, :, :m], m, axis=2, clip=True)
+        out.append(ak.to_numpy(ak.fill_none(col, 0.0)).astype(np.float32))
+    return np.stack(out, axis=-1)
 
 
 def open_events(path: str | Path, format: str | None = None) -> EventReader:

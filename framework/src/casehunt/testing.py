@@ -49,9 +49,14 @@ class SpyTable(EventTable):
         return super().__iter__()
 
 
-def toy_sample(n_background: int, n_signal: int, seed: int) -> tuple[EventTable, np.ndarray]:
-    """Shuffled toy events with derived columns, and their labels (kept aside)."""
-    events, labels = make_toy_events(n_background, n_signal, seed=seed)
+def toy_sample(
+    n_background: int, n_signal: int, seed: int, **options: Any
+) -> tuple[EventTable, np.ndarray]:
+    """Shuffled toy events with derived columns, and their labels (kept aside).
+
+    `options` go to :func:`casehunt.toys.make_toy_events` (``n_constituents``, ``mx``...).
+    """
+    events, labels = make_toy_events(n_background, n_signal, seed=seed, **options)
     events = events.with_columns(**derive_columns(events))
     order = np.random.default_rng(seed).permutation(events.n_events)
     return events.take(order), labels[order]
@@ -66,11 +71,13 @@ class MethodConformance:
     n_signal: ClassVar[int] = 400
     region: ClassVar[SignalRegion] = SignalRegion(3300.0, 3700.0, 3100.0, 3900.0)
     seed: ClassVar[int] = 7
+    #: options of the toy sample (e.g. ``{"n_constituents": 30}`` for constituent methods)
+    toy_options: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture(scope="class")
     @classmethod
     def toy(cls) -> tuple[EventTable, np.ndarray]:
-        return toy_sample(cls.n_background, cls.n_signal, cls.seed)
+        return toy_sample(cls.n_background, cls.n_signal, cls.seed, **cls.toy_options)
 
     def make(self, seed: int = 0) -> SelectionMethod:
         return self.method_class(dict(self.options), seed=seed)
