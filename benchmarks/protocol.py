@@ -71,20 +71,26 @@ class Splits:
     cutflows: dict[str, dict[str, Any]]
 
 
-def load_split(data_dir: Path, name: str) -> tuple[EventTable, dict[str, Any]]:
-    """One split read with the core reader, derived columns added, the CASE preselection applied."""
+def load_split(
+    data_dir: Path, name: str, signal_file: Path | None = None
+) -> tuple[EventTable, dict[str, Any]]:
+    """One split read with the core reader, derived columns added, the CASE preselection applied.
+
+    `signal_file` replaces the dataset's signal file (same layout, at least 20,000 events).
+    """
     file, start, stop = SPLITS[name]
-    events = open_events(data_dir / file).read(RAW_COLUMNS, start=start, stop=stop)
+    path = signal_file if (signal_file is not None and file == SIGNAL_FILE) else data_dir / file
+    events = open_events(path).read(RAW_COLUMNS, start=start, stop=stop)
     events = events.with_columns(**derive_columns(events))
     presel = Preselection(builtin_cuts(resolve_config({})))
     keep = presel.apply(events)
     return events.take(keep), presel.cutflow.to_dict()
 
 
-def load_splits(data_dir: Path) -> Splits:
+def load_splits(data_dir: Path, signal_file: Path | None = None) -> Splits:
     tables, flows = {}, {}
     for name in SPLITS:
-        tables[name], flows[name] = load_split(data_dir, name)
+        tables[name], flows[name] = load_split(data_dir, name, signal_file)
     return Splits(**tables, cutflows=flows)
 
 

@@ -57,7 +57,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from importlib import metadata
 from multiprocessing import get_context
@@ -133,6 +133,12 @@ def _names(s: str) -> list[str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=P.DEFAULT_DATA_DIR, help="dataset folder")
+    p.add_argument(
+        "--signal-file",
+        type=Path,
+        default=None,
+        help=f"signal sample replacing <data-dir>/{P.SIGNAL_FILE} (e.g. a 3-prong signal)",
+    )
     p.add_argument("--methods", type=_names, default=None, help="comma-separated (default: all)")
     p.add_argument("--points", type=_floats, default=list(P.POINTS), help="S/sqrt(B), e.g. 3,2,1")
     p.add_argument("--seeds", type=int, default=5, help="seeds per point (default 5)")
@@ -165,6 +171,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--toy", action="store_true", help="toy data (casehunt.testing.toy_sample)")
     p.add_argument("--toy-events", type=int, default=20_000, help="toy data background events")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="tasks run at once, each in its own fresh process (default 1)",
+    )
     return p.parse_args(argv)
 
 
@@ -368,7 +380,8 @@ def method_task(args: argparse.Namespace, name: str, variant: str, point: float,
     settings = method_settings(args, name)
     method_cls = get_registry().method(name)
     options = method_options(args, method_cls, variant, settings)
-    region = method_region(settings)
+    # a global method (e.g. VAE-QR) trains once on every event, with no signal region
+    region = method_region(settings) if method_cls.training == "per_region" else None
     events, labels, info = injected(S, point, seed)
     test_sig = S.test_signal.take(P.in_sr(S.test_signal))
     t0 = time.perf_counter()
@@ -383,11 +396,15 @@ def method_task(args: argparse.Namespace, name: str, variant: str, point: float,
         **metrics(b, s),
         "train_wall_s": wall,
         "options": options,
-        "region": {  # JSON has no infinity: wide sidebands are written "inf"
+        "region": None
+        if region is None
+        else {  # JSON has no infinity: wide sidebands are written "inf"
             k: (v if np.isfinite(v) else str(v)) for k, v in region.to_dict().items() if k != "name"
         },
-        "train_events": int(region.in_region(mjj).sum()),
-        "signal_in_sidebands": int((region.in_sideband(mjj) & (labels == 1)).sum()),
+        "train_events": len(mjj) if region is None else int(region.in_region(mjj).sum()),
+        "signal_in_sidebands": None
+        if region is None
+        else int((region.in_sideband(mjj) & (labels == 1)).sum()),
     }
     if not args.no_full_chain:
         out["full_chain"] = full_chain(folded.scores, mjj, labels)
@@ -494,6 +511,8 @@ def task_stamp(args: argparse.Namespace, task: Mapping[str, Any]) -> str:
     data = "toy" if args.toy else str(args.data_dir.resolve())
     if args.toy:
         data += str(args.toy_events)
+    elif args.signal_file is not None:
+        data += f"|{args.signal_file.resolve()}"
     blob = json.dumps(
         [spec, args.features, args.folds, data, args.no_full_chain, args.fit_low],
         sort_keys=True,
@@ -811,7 +830,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         base = toy_splits(args.toy_events)
     else:
         print(f"reading {args.data_dir} ...", flush=True)
-        base = P.load_splits(args.data_dir)
+        base = P.load_splits(args.data_dir, args.signal_file)
     _STATE.clear()
     _STATE["base"] = base
     _STATE["fit_lows"] = list(args.fit_low)
@@ -846,7 +865,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{len(tasks)} tasks: {len(results)} done before, {len(todo)} to run", flush=True)
 
     ctx = get_context("fork")
-    for i, task in enumerate(todo):
+
+    def run_in_fresh_process(task: dict[str, Any]) -> dict[str, Any]:
         # a fresh worker per task: its peak memory is the task's alone
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
             r = pool.submit(_worker, (args, task)).result()
@@ -854,8 +874,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(r, indent=1, default=float))
         tmp.replace(path)
-        results.append(r)
-        report(i + 1, len(todo), r)
+        return r
+
+    # --jobs threads each drive one worker process at a time; results are saved as
+    # they finish, so a killed run resumes where it stopped
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as threads:
+        futures = [threads.submit(run_in_fresh_process, task) for task in todo]
+        for i, future in enumerate(as_completed(futures)):
+            r = future.result()
+            results.append(r)
+            report(i + 1, len(todo), r)
 
     summary = summarise(args, methods, results)
     table = markdown(summary, methods, args.fit_low)
