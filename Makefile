@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: setup
-	$(BIN)/python benchmarks/bench_cwola.py
+	$(BIN)/python benchmarks/suite.py --jobs 2
 
 clean:
 	rm -rf $(VENV) .venv-stats results
