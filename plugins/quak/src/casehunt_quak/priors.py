@@ -1,0 +1,132 @@
+"""Signal priors: simulated signal samples, read once, and their flows, trained once.
+
+A prior is a file in the development-data layout (or, for tests and notebooks, an
+:class:`~casehunt.events.EventTable` with the derived columns, used as given: no
+preselection). Its events are simulation, not data, so using them
+is no label leak: they play the role of the "alternative signal priors" of QUAK (Park et
+al., arXiv:2011.03550, Sec. 2). They are read as the core reads a signal file
+(``casehunt.pipeline`` -> ``casehunt.sample.load_preselected``): every plugin's derived
+columns, finite values checked, and, by default, the CASE preselection with its default
+cuts, since the data the method sees passed it too.
+
+A prior's flow depends only on the prior's feature values, the flow options and the
+prior seed, not on the data or the fold: it is trained once per process and shared by
+every fold and signal region (5 folds x 12 regions would otherwise train it 60 times).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from casehunt.errors import InputError
+from casehunt.events import EventTable
+from casehunt_quak.flow import DensityFlow, FlowConfig
+
+#: columns never read from a prior file: jet constituents are large and no event-level
+#: feature needs them
+SKIPPED_COLUMNS = frozenset({"jet_const"})
+
+_TABLES: dict[tuple[str, int, int, bool], EventTable] = {}
+_FLOWS: dict[tuple[Any, ...], DensityFlow] = {}
+
+
+def clear_caches() -> None:
+    """Forget every prior read and every prior flow trained in this process."""
+    _TABLES.clear()
+    _FLOWS.clear()
+
+
+def prior_name(prior: str | os.PathLike[str] | EventTable, index: int) -> str:
+    """A short name for messages: the file name, or ``prior <i>`` for a table."""
+    if isinstance(prior, EventTable):
+        return f"prior {index} (in memory)"
+    return Path(prior).name
+
+
+def check_prior_path(prior: str | os.PathLike[str]) -> Path:
+    """The prior's path, or an InputError naming it (before any training starts)."""
+    path = Path(prior).expanduser()
+    if not path.is_file():
+        what = "no such file" if not path.exists() else "not a file"
+        raise InputError(
+            f"quak: signal prior {str(prior)!r}: {what} (option 'priors'; relative paths are "
+            f"relative to the working directory {os.getcwd()})"
+        )
+    return path
+
+
+def read_prior(path: Path, preselect: bool) -> EventTable:
+    """The events of a prior file with derived columns (and preselected), read once."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, preselect)
+    if key in _TABLES:
+        return _TABLES[key]
+    from casehunt.plugins import get_registry
+    from casehunt.preselection import Preselection
+    from casehunt.readers import open_events
+    from casehunt.sample import derive
+
+    pm = get_registry().pm
+    reader = open_events(path)
+    columns = [c for c in reader.available_columns() if c not in SKIPPED_COLUMNS]
+    events = derive(reader.read(columns), pm, {})
+    if preselect:
+        # the cuts of every plugin, with the default settings (CASE's, REFERENCES.md)
+        cuts = [c for cs in pm.hook.casehunt_preselection_cuts(config={}) for c in cs or []]
+        events = events.take(Preselection(cuts).apply(events))
+    _TABLES[key] = events
+    return events
+
+
+def prior_features(
+    prior: str | os.PathLike[str] | EventTable,
+    index: int,
+    columns: Sequence[str],
+    preselect: bool,
+    max_events: int | None,
+    seed: int,
+) -> np.ndarray:
+    """The (N, F) feature matrix of one prior, non-finite rows dropped, at most `max_events`."""
+    name = prior_name(prior, index)
+    if isinstance(prior, EventTable):
+        events = prior
+    else:
+        events = read_prior(check_prior_path(prior), preselect)
+    missing = [c for c in columns if c not in events.columns]
+    if missing:
+        raise InputError(
+            f"quak: signal prior {name}: no column(s) {', '.join(map(repr, missing))} after "
+            "the derived columns; it must be in the development-data layout"
+        )
+    x = events.matrix(columns)
+    x = x[np.all(np.isfinite(x), axis=1)]
+    if max_events is not None and len(x) > max_events:
+        rng = np.random.default_rng([seed, index])
+        x = x[np.sort(rng.choice(len(x), max_events, replace=False))]
+    if len(x) < 20:
+        raise InputError(
+            f"quak: signal prior {name}: {len(x)} usable events (after the preselection); "
+            "a density needs far more"
+        )
+    return x
+
+
+def prior_flow(
+    x: np.ndarray, config: FlowConfig, seed: int, device: str, progress: bool, label: str
+) -> DensityFlow:
+    """The unconditional flow of one prior sample, trained once per process."""
+    digest = hashlib.sha1(np.ascontiguousarray(x, dtype=np.float64).tobytes()).hexdigest()
+    key = (digest, x.shape, config, seed, device)
+    flow = _FLOWS.get(key)
+    if flow is None:
+        flow = DensityFlow(config, conditional=False, seed=seed, device=device, progress=progress)
+        flow.label = label
+        flow.fit(x)
+        _FLOWS[key] = flow
+    return flow
