@@ -4,11 +4,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e ./statistics -e ./framework[generate] -e ./plugins/cwola[torch] -e ./plugins/cathode -e ./plugins/_template
+PLUGINS := cwola cathode vae tnt quak _template
+PACKAGES := -e ./statistics -e ./framework[generate] -e ./plugins/cwola[torch] -e ./plugins/cathode \
+	-e ./plugins/vae -e ./plugins/tnt -e ./plugins/quak -e ./plugins/_template
 
-.PHONY: setup demo test test-stats-alone lint bench clean
+.PHONY: setup demo test test-stats-alone lint bench samples clean
 
-$(VENV)/.installed: constraints.txt requirements-dev.txt framework/pyproject.toml statistics/pyproject.toml plugins/cwola/pyproject.toml plugins/_template/pyproject.toml plugins/cathode/pyproject.toml
+$(VENV)/.installed: constraints.txt requirements-dev.txt framework/pyproject.toml statistics/pyproject.toml $(PLUGINS:%=plugins/%/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.txt
@@ -32,6 +34,21 @@ test-stats-alone:
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Samples beyond the development dataset, made with `casehunt generate` (Pythia 8 +
+# FastJet) into generated/ (about 25 min on 2 cores; resumable): the 3-prong signal of
+# the issue-5 benchmark, QUAK's signal priors (none of them the development signal), and
+# constituent-level samples for VAE-QR's constituent mode.
+GEN := $(BIN)/casehunt generate --jobs 2 --constituents 50 --no-progress
+PRIORS := 2:250:80 2:400:200 2:700:150 3:300:100 3:700:200
+samples: setup
+	mkdir -p generated
+	$(GEN) wprime --x-prongs 3 --mx 500 --my 100 -n 20000 --seed 501 -o generated/signal_wp3500_x500_y100_3prong.h5
+	for p in $(PRIORS); do set -- $$(echo $$p | tr : ' '); \
+	  $(GEN) wprime --x-prongs $$1 --mx $$2 --my $$3 -n 5000 --seed 60$$1 \
+	    -o generated/prior_wp3500_x$$2_y$$3_$${1}prong.h5 || exit 1; done
+	$(GEN) wprime --mx 500 --my 100 -n 10000 --seed 701 -o generated/signal_wp3500_x500_y100_const.h5
+	$(GEN) qcd -n 40000 --seed 801 -o generated/qcd_const.h5
 
 bench: setup
 	$(BIN)/python benchmarks/suite.py --jobs 2

@@ -84,7 +84,31 @@ METHOD_SETTINGS: dict[str, dict[str, Any]] = {
     "cwola": {"sidebands": 200.0, "seeds": None, "options": {"n_models": 3}},
     # CATHODE's flow interpolates p(x | mjj) and needs wide sidebands (plugin README)
     "cathode": {"sidebands": "wide", "seeds": None, "options": {}},
+    # global: trained on every event; the development data has no constituents, so the
+    # VAE reads CASE's per-jet features
+    "vae_qr": {
+        "sidebands": 200.0,
+        "seeds": None,
+        "options": {"inputs": "features", "features": "case_jet", "progress": False},
+    },
+    # Tag N' Train with the Fisher combination of the jets' quantiles and a 65% tag:
+    # CASE's q1 * q2 with an 80% tag stays near 2 in max SIC here (plugin README)
+    "tnt": {
+        "sidebands": 200.0,
+        "seeds": None,
+        "options": {
+            "n_models": 3,
+            "combine": "fisher",
+            "signal_rich_percentile": 65,
+            "progress": False,
+        },
+    },
+    # QUAK's background flow interpolates like CATHODE's; its priors are the generated
+    # signal samples (`make samples`), none of them the injected signal
+    "quak": {"sidebands": "wide", "seeds": None, "options": {"priors": "generated"}},
 }
+#: QUAK's default priors: the samples `make samples` writes (generated/prior_*.h5).
+QUAK_PRIOR_GLOB = "prior_*.h5"
 DEFAULT_SETTINGS: dict[str, Any] = {"sidebands": 200.0, "seeds": None, "options": {}}
 #: Tiny options for --toy (the test suite): seconds per method.
 TOY_OPTIONS: dict[str, dict[str, Any]] = {
@@ -100,6 +124,18 @@ TOY_OPTIONS: dict[str, dict[str, Any]] = {
         "n_models": 1,
         "device": "cpu",
         "classifier_options": {"max_iter": 20},
+    },
+    "vae_qr": {"epochs": 2, "hidden": [8], "qr_quantiles": [0.5, 0.9, 0.99], "progress": False},
+    "tnt": {
+        "ae_hidden": [8],
+        "ae_epochs": 2,
+        "n_models": 1,
+        "classifier_options": {"max_iter": 20},
+    },
+    "quak": {
+        "background_flow": {"type": "maf", "transforms": 1, "hidden": [8], "epochs": 2},
+        "prior_flow": {"type": "maf", "transforms": 1, "hidden": [8], "epochs": 2},
+        "n_bins": 10,
     },
 }
 #: Methods left out unless asked for by name (the plugin template is an example).
@@ -186,13 +222,35 @@ def method_settings(args: argparse.Namespace, name: str) -> dict[str, Any]:
     unknown = set(over) - {"sidebands", "seeds", "options"}
     if unknown:
         raise SystemExit(f"--method-options {name}: unknown keys {sorted(unknown)}")
-    options = {**(TOY_OPTIONS.get(name, {}) if args.toy else {}), **base["options"]}
+    options = {**base["options"], **(TOY_OPTIONS.get(name, {}) if args.toy else {})}
     options.update(over.get("options", {}))
+    if options.get("priors") == "generated":
+        options["priors"] = quak_priors(args)
     return {
         "sidebands": over.get("sidebands", base["sidebands"]),
         "seeds": over.get("seeds", base["seeds"]),
         "options": options,
     }
+
+
+def quak_priors(args: argparse.Namespace) -> list[str]:
+    """QUAK's prior files: generated/prior_*.h5, or one toy prior with --toy."""
+    if args.toy:
+        from casehunt.toys import write_toy_file
+
+        path = args.output / "toy_prior_x450_y120.h5"
+        if not path.exists():
+            args.output.mkdir(parents=True, exist_ok=True)
+            write_toy_file(path, 3000, signal=True, seed=105, mx=450.0, my=120.0)
+        return [str(path)]
+    found = sorted((P.REPO_ROOT / "generated").glob(QUAK_PRIOR_GLOB))
+    if not found:
+        raise SystemExit(
+            f"quak: no signal priors in {P.REPO_ROOT / 'generated'} ({QUAK_PRIOR_GLOB}); run "
+            '`make samples` or give them: --method-options \'{"quak": {"options": '
+            '{"priors": [...]}}}\''
+        )
+    return [str(f) for f in found]
 
 
 def method_region(settings: Mapping[str, Any]) -> SignalRegion:
@@ -799,8 +857,9 @@ def plots(
 
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("casehunt", "casehunt-cwola", "casehunt-cathode", "casehunt-stats", "numpy",
-                 "scikit-learn", "torch", "zuko"):  # fmt: skip
+    for dist in ("casehunt", "casehunt-cwola", "casehunt-cathode", "casehunt-vae", "casehunt-tnt",
+                 "casehunt-quak", "casehunt-stats", "numpy", "scikit-learn", "torch", "zuko",
+                 "tensorflow-cpu"):  # fmt: skip
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
     return out

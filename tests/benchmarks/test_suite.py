@@ -11,6 +11,8 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+#: every method plugin of the repository (the template aside)
+METHODS = ("cwola", "cathode", "vae_qr", "tnt", "quak")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def toy_args(out: Path, points: str = "2,0") -> list[str]:
         "--toy-events",
         "12000",
         "--methods",
-        "cwola,cathode",
+        ",".join(METHODS),
         "--seeds",
         "1",
         "--points",
@@ -50,13 +52,13 @@ def toy_run(suite: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 def test_toy_run_writes_table_json_and_plots(toy_run: tuple[Path, dict]) -> None:
     out, payload = toy_run
-    assert payload["methods"] == ["cwola", "cathode"]
+    assert payload["methods"] == list(METHODS)
     assert not payload["summary"]["errors"]
     saved = json.loads((out / "results.json").read_text())
     rows = saved["summary"]["rows"]
     assert [r["point"] for r in rows] == [2.0, 0.0]
     for row in rows:
-        for name in ("iad", "supervised", "cwola", "cathode"):
+        for name in ("iad", "supervised", *METHODS):
             assert row[name]["max_sic"]["n"] == 1
         assert "over_iad" in row["cwola"]
         chain = {f"{e}@{low}" for e in ("0.01", "0.001") for low in ("2700", "3000")}
@@ -69,12 +71,19 @@ def test_toy_run_writes_table_json_and_plots(toy_run: tuple[Path, dict]) -> None
         cost = saved["summary"]["cost"][name]
         assert cost["train_wall_s"]["median"] > 0 and cost["peak_rss_mb"]["median"] > 50
     table = (out / "table.md").read_text()
-    assert "| S/sqrt(B) | S in SR | IAD | cwola | cathode | supervised |" in table
+    assert "| S/sqrt(B) | S in SR | IAD | " + " | ".join(METHODS) + " | supervised |" in table
     assert "Full chain" in table and "Cost per task" in table
     for name in saved["plots"]:
         assert (out / name).stat().st_size > 1000
     assert {"max_sic_vs_point_baseline.png", "sic_curves_baseline.png"} <= set(saved["plots"])
-    assert len(list((out / "tasks").glob("*.json"))) == 7  # 1 supervised + 2 x (iad, 2 methods)
+    # 1 supervised + 2 points x (iad + each method)
+    assert len(list((out / "tasks").glob("*.json"))) == 1 + 2 * (1 + len(METHODS))
+    # the global VAE-QR trains on every event, without a signal region
+    vae = json.loads((out / "tasks" / "baseline__vae_qr__p2__s0.json").read_text())
+    assert vae["region"] is None and vae["train_events"] > vae["background_in_sr"]
+    # QUAK's prior is a toy signal sample the suite wrote for the toy run
+    quak = json.loads((out / "tasks" / "baseline__quak__p2__s0.json").read_text())
+    assert [Path(p).name for p in quak["options"]["priors"]] == ["toy_prior_x450_y120.h5"]
 
 
 def test_a_second_run_resumes(suite: ModuleType, toy_run: tuple[Path, dict]) -> None:
