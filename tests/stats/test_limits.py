@@ -79,3 +79,18 @@ def test_fast_asymptotic_limits_match_pyhf_root_finding(excess):
     np.testing.assert_allclose(exp, np.asarray(ref_exp, dtype=float), rtol=2e-3)
     res = cls_upper_limit(counts, bkg, sig, background_variations=bvar, signal_variations=svar)
     assert res.observed == pytest.approx(10.0 * float(ref_obs), rel=2e-3)
+
+
+def test_a_failed_pyhf_fit_is_a_stats_error(monkeypatch):
+    # a near-empty selected spectrum can leave pyhf's minimiser without a solution: the
+    # limit must fail with the package's error (recorded per mass point by the rerun),
+    # not with pyhf's, which would end the whole run
+    from casehunt_stats import limits
+    from casehunt_stats.errors import StatsError
+
+    def fail(*args, **kwargs):
+        raise pyhf.exceptions.FailedMinimization(type("R", (), {"message": "no minimum"})())
+
+    monkeypatch.setattr(limits, "_asymptotic_limits", fail)
+    with pytest.raises(StatsError, match="did not converge"):
+        cls_upper_limit(np.array([5.0, 3.0]), np.array([4.0, 3.0]), np.array([0.6, 0.4]))

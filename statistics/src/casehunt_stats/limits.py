@@ -122,15 +122,20 @@ def cls_upper_limit(
     if calculator == "toybased":
         kwargs["ntoys"] = n_toys
     svar = [(hi * ref, lo * ref) for hi, lo in signal_variations]
-    if calculator == "asymptotics":
-        model = build_pyhf_model(
-            background, signal * ref, background_variations=background_variations,
-            signal_variations=svar, poi_bound=1e3,
-        )  # fmt: skip
-        obs, exp = _asymptotic_limits(list(counts) + model.config.auxdata, model, cl)
-    else:
-        obs, exp = _grid_limits(counts, background, signal * ref, background_variations,
-                                svar, cl, kwargs)  # fmt: skip
+    try:
+        if calculator == "asymptotics":
+            model = build_pyhf_model(
+                background, signal * ref, background_variations=background_variations,
+                signal_variations=svar, poi_bound=1e3,
+            )  # fmt: skip
+            obs, exp = _asymptotic_limits(list(counts) + model.config.auxdata, model, cl)
+        else:
+            obs, exp = _grid_limits(counts, background, signal * ref, background_variations,
+                                    svar, cl, kwargs)  # fmt: skip
+    except pyhf.exceptions.FailedMinimization as exc:
+        # e.g. a near-empty selected spectrum: the limit is reported as failed, the
+        # other results of the run stay
+        raise StatsError(f"CLs limit: a pyhf fit did not converge ({exc})") from None
     if not all(np.isfinite([obs, *exp])):
         raise StatsError("CLs limit did not converge (non-finite upper limit)")
     return LimitResult(

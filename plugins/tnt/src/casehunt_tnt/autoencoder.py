@@ -31,7 +31,10 @@ def tensorflow() -> Any:
     started it first, its setting stays (the result is still deterministic).
     """
     global _CONFIGURED
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
+    # oneDNN's custom CPU kernels reorder floating-point sums by machine; off, the same
+    # seed gives the same numbers everywhere (and TensorFlow stops announcing them)
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import tensorflow as tf
 

@@ -43,6 +43,9 @@ def tensorflow() -> Any:
     """
     global _TF_CONFIGURED
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
+    # oneDNN's custom CPU kernels reorder floating-point sums by machine; off, the same
+    # seed gives the same numbers everywhere (and TensorFlow stops announcing them)
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import tensorflow as tf
 
