@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from cwola_toys import REGION
 
+from casehunt.classifiers import quantile_knots
 from casehunt.errors import ConfigError
 from casehunt.events import EventTable
 from casehunt.kfold import train_folds
@@ -16,7 +17,6 @@ from casehunt.plugins import get_registry
 from casehunt.selection import sideband_threshold
 from casehunt_cwola import CWoLaHunting
 from casehunt_cwola.hooks import casehunt_register_methods
-from casehunt_cwola.method import _quantile_knots
 
 
 def signal_efficiency_at(scores: np.ndarray, labels: np.ndarray, eps_b: float) -> float:
@@ -119,7 +119,7 @@ def test_per_jet_event_score_is_max_of_jet_quantiles(
 
 def test_quantile_knots_strictly_increasing_and_keep_order_beyond_training() -> None:
     train = np.array([0.2, 0.2, 0.3, 0.5, 0.7])
-    x, q = _quantile_knots(train)
+    x, q = quantile_knots(train)
     assert np.all(np.diff(x) > 0) and np.all(np.diff(q) > 0)
     assert q[0] == 0.0 and q[-1] == 1.0
     out = np.interp([0.05, 0.1, 0.8, 0.9], x, q)

@@ -9,6 +9,7 @@ import pytest
 from tnt_toys import FAST, REGION
 
 import casehunt_tnt.method as tnt_method
+from casehunt.classifiers import quantile_knots
 from casehunt.events import EventTable
 from casehunt.methods import TrainingData
 from casehunt_tnt import TagNTrain
@@ -17,7 +18,6 @@ from casehunt_tnt.tagging import (
     SIGNAL_RICH,
     UNUSED,
     percentile_rank,
-    quantile_knots,
     tag_labels,
 )
 

@@ -16,7 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from casehunt.classifiers.base import BinaryClassifier, balanced_weights, model_seeds
+from casehunt.classifiers.base import (
+    BinaryClassifier,
+    balanced_weights,
+    model_seeds,
+    quantile_knots,
+)
 from casehunt.classifiers.hgb import HGBEnsemble
 from casehunt.classifiers.mlp import TorchMLP
 from casehunt.errors import ConfigError
@@ -88,4 +93,5 @@ __all__ = [
     "classifier_spec",
     "make_classifier",
     "model_seeds",
+    "quantile_knots",
 ]

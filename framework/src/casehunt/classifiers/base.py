@@ -130,3 +130,21 @@ def is_fraction(v: Any) -> bool:
 
 def is_positive_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def quantile_knots(train_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of a strictly increasing map from classifier score to its training quantile.
+
+    Per-jet methods (CASE's CWoLa and Tag N' Train) turn each jet's classifier score into
+    its quantile among the training jets before combining the two jets. Mid-rank
+    quantiles, pinned to 0 and 1 at the ends of the classifier's [0, 1] range, so that
+    unseen jets beyond the training extremes keep their order instead of tying at 0 or 1
+    (the selection works in the far tail, where ties would make the threshold select in
+    steps). Apply with ``np.interp(scores, *knots)``.
+    """
+    values, counts = np.unique(np.asarray(train_scores, dtype=np.float64), return_counts=True)
+    cdf = (np.cumsum(counts) - 0.5 * counts) / counts.sum()
+    x = np.concatenate([[min(0.0, values[0] - 1e-12)], values, [max(1.0, values[-1] + 1e-12)]])
+    q = np.concatenate([[0.0], cdf, [1.0]])
+    keep = np.concatenate([[True], np.diff(x) > 0])
+    return x[keep], q[keep]

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import classifier_spec, make_classifier
+from casehunt.classifiers import classifier_spec, make_classifier, quantile_knots
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, FeatureSet, resolve_features
@@ -88,7 +88,7 @@ class CWoLaHunting(SelectionMethod):
         self.classifier_ = make_classifier(*self._classifier_args, seed=self.seed)
         self.classifier_.fit(X, y)
         if self.feature_set.per_jet:
-            self.quantile_knots_ = _quantile_knots(self.classifier_.predict(X))
+            self.quantile_knots_ = quantile_knots(self.classifier_.predict(X))
 
     def score(self, events: EventTable) -> np.ndarray:
         """The classifier output; per jet, max (or product) of the two jets' quantile scores."""
@@ -129,18 +129,3 @@ def _feature_set(spec: Any, per_jet: Any) -> FeatureSet:
             "drop 'per_jet' or give a list of columns"
         )
     return fs
-
-
-def _quantile_knots(train_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Knots of a strictly increasing map from classifier score to its training quantile.
-
-    Mid-rank quantiles of the training jets, pinned to 0 and 1 at the ends of the
-    classifier's [0, 1] range, so that unseen jets beyond the training extremes keep
-    their order instead of tying at 0 or 1 (the selection works in the far tail).
-    """
-    values, counts = np.unique(np.asarray(train_scores, dtype=np.float64), return_counts=True)
-    cdf = (np.cumsum(counts) - 0.5 * counts) / counts.sum()
-    x = np.concatenate([[min(0.0, values[0] - 1e-12)], values, [max(1.0, values[-1] + 1e-12)]])
-    q = np.concatenate([[0.0], cdf, [1.0]])
-    keep = np.concatenate([[True], np.diff(x) > 0])
-    return x[keep], q[keep]

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import classifier_spec, make_classifier, model_seeds
+from casehunt.classifiers import classifier_spec, make_classifier, model_seeds, quantile_knots
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable
 from casehunt.features import CASE_JET, FeatureSet, resolve_features
@@ -41,7 +41,6 @@ from casehunt_tnt.tagging import (
     BACKGROUND_RICH,
     SIGNAL_RICH,
     percentile_rank,
-    quantile_knots,
     tag_labels,
 )
 
