@@ -19,6 +19,13 @@ The method is trained once, with every prior; the QUAK plane of each prior *subs
 ``QUAK.fit``/``QUAK.score`` do for that subset (the case with every prior is checked
 against the method's own scores). Reported per case: quadrant score (the default), the
 log-likelihood ratio, and the background loss alone (QUAK without priors).
+
+``--views`` measures other signal-axis feature sets (``prior_features``) at the cost of
+their prior flows only: each fold model is copied with the same background flow and new
+prior flows (``QUAK.fit_priors``), exactly the model that ``prior_features: <view>``
+would train with the same seed. ``--views '{"tau21": ["tau21_j1", "tau21_j2"]}'``
+reports the cases once per view (``<view>/<case>``), and ``--pairs`` adds, per case, the
+score "max of the quadrant scores of the two views' planes" (``<a>+<b>/<case>``).
 """
 
 from __future__ import annotations
@@ -43,8 +50,9 @@ from casehunt.kfold import train_folds
 from casehunt.preselection import Preselection, builtin_cuts, resolve_config
 from casehunt.readers import open_events
 from casehunt.regions import SignalRegion
+from casehunt.selection import sideband_threshold
 from casehunt_quak import QUAK
-from casehunt_quak.method import quadrant_score
+from casehunt_quak.method import quadrant_score, reduce_signal_axes
 
 REPO = Path(__file__).resolve().parents[3]
 GENERATED = REPO / "generated"
@@ -86,8 +94,23 @@ def fold_losses(
     return out
 
 
+def view_models(models: list[QUAK], options: dict, view: object) -> list[QUAK]:
+    """The fold models with prior flows on the features `view` and the same background flow."""
+    out = []
+    for model in models:
+        m = QUAK({**options, "prior_features": view}, seed=model.seed)
+        m.background_, m.condition_ = model.background_, model.condition_
+        m.resonant_feature_ = model.resonant_feature_
+        m.fit_priors()
+        out.append(m)
+    return out
+
+
 def plane_scores(
-    losses: list[dict[str, dict[str, np.ndarray]]], folds: np.ndarray, subset: list[int]
+    losses: list[dict[str, dict[str, np.ndarray]]],
+    folds: np.ndarray,
+    subset: list[int],
+    signal_axis: str = "min",
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Out-of-fold data scores and mean-of-folds test scores for one prior subset."""
     names = ("quadrant", "llr", "background")
@@ -95,7 +118,8 @@ def plane_scores(
     out_test = {k: np.zeros(len(losses[0]["test"]["background"])) for k in names}
     for k, fl in enumerate(losses):
         ref = fl["reference"]
-        l_b, l_s = ref["background"], ref["priors"][:, subset].min(axis=1)
+        l_b = ref["background"]
+        l_s = reduce_signal_axes(ref["priors"][:, subset].T, signal_axis)
         n = len(l_b)
         nb = int(np.clip(round(np.sqrt(n)), 10, 200))  # the method's n_bins "auto"
         probs = np.arange(1, nb) / nb
@@ -109,7 +133,8 @@ def plane_scores(
         corner = np.cumsum(np.cumsum(counts[::-1], axis=0)[::-1], axis=1)
         for part in ("fold", "test"):
             q = fl[part]
-            lb, ls = q["background"], q["priors"][:, subset].min(axis=1)
+            lb = q["background"]
+            ls = reduce_signal_axes(q["priors"][:, subset].T, signal_axis)
             s = {
                 "quadrant": quadrant_score(corner, cells(lb, ls), n, lb - ls),
                 "llr": lb - ls,
@@ -130,6 +155,11 @@ def main() -> None:
     ap.add_argument("--options", default="{}")
     ap.add_argument("--sidebands", default="wide", help="'wide' or a width in GeV")
     ap.add_argument("--out", default=None)
+    ap.add_argument(
+        "--views", default="{}", help="JSON {name: prior_features} measured besides --options"
+    )
+    ap.add_argument("--pairs", default="[]", help='JSON [["view_a", "view_b"], ...]')
+    ap.add_argument("--mixture", action="store_true", help="also signal_axis: mixture")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -176,6 +206,17 @@ def main() -> None:
         "method_scores": {
             "max_sic": P.max_sic(folded.scores[sr & (labels == 0)], folded.score_unseen(test)),
         },
+        # the fraction of the signal region's background that the core's selection at a
+        # sideband efficiency eps keeps: eps when the selection sculpts no bump
+        "sr_background_selected": {
+            str(eps): float(
+                (
+                    folded.scores[sr & (labels == 0)]
+                    >= sideband_threshold(folded.scores, m, region, eps)
+                ).mean()
+            )
+            for eps in (0.1, 0.01, 0.001)
+        },
         "cases": {},
     }
     cases = {
@@ -185,24 +226,57 @@ def main() -> None:
         **{f"only_{n}": [i] for i, n in enumerate(PRIORS)},
     }
     t2 = time.perf_counter()
-    losses = fold_losses(folded.models, events, folded.folds, train_sb, test)
-    for case, subset in cases.items():
-        s = plane_scores(losses, folded.folds, subset)
-        result["cases"][case] = {
-            name: {
-                "max_sic": P.max_sic(d[sr & (labels == 0)], t),
-                "auc": P.auc(d[sr & (labels == 0)], t),
-            }
-            for name, (d, t) in s.items()
-        }
-        print(case, json.dumps(result["cases"][case]), flush=True)
-        if case == "all_priors":  # the same ranking as the method's own scores
-            np.testing.assert_allclose(s["quadrant"][0], folded.scores, rtol=1e-9, atol=1e-9)
+    main_view = "default"
+    views = {main_view: folded.models}
+    for view_name, view in json.loads(args.views).items():
+        views[view_name] = view_models(folded.models, options, view)
+    losses = {v: fold_losses(ms, events, folded.folds, train_sb, test) for v, ms in views.items()}
+    axes = ["min", "mixture"] if args.mixture else ["min"]
+    axes += [
+        a
+        for a in [options.get("signal_axis", QUAK.default_options["signal_axis"])]
+        if a not in axes
+    ]
+    own_axis = options.get("signal_axis", QUAK.default_options["signal_axis"])
+    quadrants: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for view_name, view_losses in losses.items():
+        for axis in axes:
+            for case, subset in cases.items():
+                s = plane_scores(view_losses, folded.folds, subset, axis)
+                quadrants[view_name, axis, case] = s["quadrant"]
+                label = f"{view_name}/{case}" + ("" if axis == "min" else "/mixture")
+                result["cases"][label] = metrics(s, sr, labels)
+                print(label, json.dumps(result["cases"][label]), flush=True)
+                # the same ranking as the method's own scores
+                if view_name == main_view and axis == own_axis and case == "all_priors":
+                    own = s[options.get("score", QUAK.default_options["score"])][0]
+                    np.testing.assert_allclose(own, folded.scores, rtol=1e-9, atol=1e-9)
+    for a, b in json.loads(args.pairs):
+        for axis in axes:
+            for case in cases:
+                qa, qb = quadrants[a, axis, case], quadrants[b, axis, case]
+                s = {"quadrant": (np.maximum(qa[0], qb[0]), np.maximum(qa[1], qb[1]))}
+                label = f"{a}+{b}/{case}" + ("" if axis == "min" else "/mixture")
+                result["cases"][label] = metrics(s, sr, labels)
+                print(label, json.dumps(result["cases"][label]), flush=True)
     result["cases_s"] = time.perf_counter() - t2
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({k: v for k, v in result.items() if k != "cases"}, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+def metrics(
+    scores: dict[str, tuple[np.ndarray, np.ndarray]], sr: np.ndarray, labels: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Max SIC and AUC of each score: signal-region background of the data vs the test signal."""
+    return {
+        name: {
+            "max_sic": P.max_sic(d[sr & (labels == 0)], t),
+            "auc": P.auc(d[sr & (labels == 0)], t),
+        }
+        for name, (d, t) in scores.items()
+    }
 
 
 def load_range(file: str, start: int, stop: int) -> EventTable:

@@ -84,6 +84,38 @@ def read_prior(path: Path, preselect: bool) -> EventTable:
     return events
 
 
+#: the per-jet mass columns that mass broadening scales (every derived mass column,
+#: mj1, mj2, delta_mj and the mass ordering, is recomputed from them)
+MASS_COLUMNS = ("jet_m", "jet_msd")
+
+
+def broaden_masses(events: EventTable, width: float, copies: int, seed: int) -> EventTable:
+    """`copies` copies of a prior, each jet's mass scaled by its own exp(U(-width, width)).
+
+    A prior simulated at daughter masses (m_X, m_Y) becomes a family of hypotheses with
+    daughter masses log-uniform within a factor exp(+-width) of each, independently: the
+    prior's mass resolution and substructure are kept and moved to other masses (a
+    two-prong jet stays two-prong when its mass changes at fixed parent mass). The
+    derived columns (mass ordering included) are recomputed by every plugin's hook.
+    """
+    from casehunt.plugins import get_registry
+    from casehunt.sample import derive
+
+    present = [c for c in MASS_COLUMNS if c in events.columns]
+    if not present:
+        raise InputError(
+            "quak: mass broadening needs the per-jet mass columns "
+            f"{' or '.join(MASS_COLUMNS)} in the prior, which has none"
+        )
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(copies):
+        f = np.exp(rng.uniform(-width, width, (events.n_events, 2)))
+        scaled = {c: np.asarray(events[c], dtype=np.float64) * f for c in present}
+        parts.append(derive(events.with_columns(**scaled), get_registry().pm, {}))
+    return parts[0] if copies == 1 else EventTable.concatenate(parts)
+
+
 def prior_features(
     prior: str | os.PathLike[str] | EventTable,
     index: int,
@@ -91,13 +123,30 @@ def prior_features(
     preselect: bool,
     max_events: int | None,
     seed: int,
+    broadening: tuple[float, int] | None = None,
 ) -> np.ndarray:
-    """The (N, F) feature matrix of one prior, non-finite rows dropped, at most `max_events`."""
+    """The (N, F) feature matrix of one prior, non-finite rows dropped, at most `max_events`.
+
+    `broadening` = (width, copies): the prior's events are first mass-broadened
+    (:func:`broaden_masses`); `max_events` then limits the events before copying.
+    """
     name = prior_name(prior, index)
     if isinstance(prior, EventTable):
         events = prior
     else:
         events = read_prior(check_prior_path(prior), preselect)
+    if broadening is not None:
+        if max_events is not None and events.n_events > max_events:
+            rng = np.random.default_rng([seed, index])
+            events = events.take(np.sort(rng.choice(events.n_events, max_events, replace=False)))
+        width, copies = broadening
+        events = broaden_masses(
+            events,
+            width,
+            copies,
+            int(np.random.SeedSequence([seed, index, 1]).generate_state(1)[0]),
+        )
+        max_events = None
     missing = [c for c in columns if c not in events.columns]
     if missing:
         raise InputError(
@@ -118,14 +167,27 @@ def prior_features(
 
 
 def prior_flow(
-    x: np.ndarray, config: FlowConfig, seed: int, device: str, progress: bool, label: str
+    x: np.ndarray,
+    config: FlowConfig,
+    seed: int,
+    device: str,
+    progress: bool,
+    label: str,
+    log_columns: tuple[bool, ...] = (),
 ) -> DensityFlow:
     """The unconditional flow of one prior sample, trained once per process."""
     digest = hashlib.sha1(np.ascontiguousarray(x, dtype=np.float64).tobytes()).hexdigest()
-    key = (digest, x.shape, config, seed, device)
+    key = (digest, x.shape, config, seed, device, log_columns)
     flow = _FLOWS.get(key)
     if flow is None:
-        flow = DensityFlow(config, conditional=False, seed=seed, device=device, progress=progress)
+        flow = DensityFlow(
+            config,
+            conditional=False,
+            seed=seed,
+            device=device,
+            progress=progress,
+            log_columns=log_columns,
+        )
         flow.label = label
         flow.fit(x)
         _FLOWS[key] = flow
