@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := cwola cathode vae tnt quak _template
-PACKAGES := -e ./statistics -e ./framework[generate] -e ./plugins/cwola[torch] -e ./plugins/cathode \
+PACKAGES := -e ./statistics -e ./framework[generate,formats,hepdata] -e ./plugins/cwola[torch] -e ./plugins/cathode \
 	-e ./plugins/vae -e ./plugins/tnt -e ./plugins/quak -e ./plugins/_template
 
 .PHONY: setup demo test test-stats-alone lint bench samples clean

@@ -39,6 +39,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from casehunt.campaign import run_campaign
+    from casehunt.config import Config
+    from casehunt.engine import make_engine
+
+    config = Config.from_file(args.config)
+    output = Path(args.output) if args.output else Path("results") / config["run"]["name"]
+    with make_engine(args.scheduler, args.workers, serial=args.serial) as engine:
+        campaign = run_campaign(
+            config,
+            output,
+            engine,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            block_plugins=tuple(args.disable_plugin),
+        )
+    tasks = campaign["tasks"]
+    print(
+        f"campaign written to {output} in {campaign['timings']['total_s']:.1f} s: "
+        f"{tasks['computed']} tasks computed, {tasks['reused']} reused, "
+        f"{len(tasks['failed'])} failed"
+    )
+    unit = campaign["unit"]
+    for name, res in campaign["results"].items():
+        z5, gain = res["xsec_5sigma"]["median"], res["improvement_5sigma"]
+        text = "not reached" if z5 is None else f"{z5:.4g} {unit}"
+        extra = "" if gain is None or name == "inclusive" else f" ({gain:.2f}x less than inclusive)"
+        print(f"  {name:>10}: 5 sigma at {text}{extra}")
+    for failure in tasks["failed"]:
+        print(f"casehunt: task {failure['task']} failed: {failure['error']}", file=sys.stderr)
+    if tasks["failed"]:
+        print(
+            f"casehunt: {len(tasks['failed'])} task(s) failed (tracebacks in "
+            f"{output / 'campaign.json'}); the others are kept: rerun the same command to retry",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from casehunt.plugins import get_registry
 
@@ -91,6 +131,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="block a plugin by name",
     )
     run.set_defaults(func=_cmd_run)
+
+    camp = sub.add_parser(
+        "campaign",
+        help="the injection study: every method at several signal amounts and seeds",
+    )
+    camp.add_argument("config", help="YAML configuration with a `campaign` section")
+    camp.add_argument("-o", "--output", help="campaign folder (default: results/<run.name>)")
+    camp.add_argument(
+        "--overwrite", action="store_true", help="start afresh, deleting the campaign folder"
+    )
+    engine = camp.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--workers", type=int, help="worker processes of the local cluster (default: cores)"
+    )
+    engine.add_argument(
+        "--scheduler", metavar="ADDRESS", help="an existing dask scheduler, e.g. tcp://host:8786"
+    )
+    engine.add_argument("--serial", action="store_true", help="every task in this process")
+    camp.add_argument("--no-progress", action="store_true", help="no progress bars")
+    camp.add_argument(
+        "--disable-plugin", action="append", default=[], metavar="NAME",
+        help="block a plugin by name",
+    )  # fmt: skip
+    camp.set_defaults(func=_cmd_campaign)
 
     plugins = sub.add_parser("plugins", help="list installed methods and readers")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")

@@ -61,7 +61,19 @@ SECTIONS: dict[str, dict[str, Any]] = {
     "methods": {},  # name -> options (+ the core's keys in METHOD_KEYS)
     "statistics": {},  # passed to casehunt_stats.StatsConfig
     "output": {"plots": True, "statistics": True},
+    # `casehunt campaign`: the injection study (one run per amount and seed); give exactly
+    # one list of amounts. `cross_section` is in fb and needs `luminosity` in fb^-1.
+    "campaign": {
+        "s_over_sqrt_b": None,
+        "n_events": None,
+        "cross_section": None,
+        "luminosity": None,
+        "seeds": 3,  # a count (run.seed, run.seed + 1, ...) or a list of seeds
+        "limits": True,  # CLs limits at every point (the injection-calibrated limit)
+    },
 }
+
+CAMPAIGN_UNITS = ("s_over_sqrt_b", "n_events", "cross_section")
 
 
 def _check_keys(section: str, given: Mapping[str, Any], valid: Mapping[str, Any]) -> None:
@@ -144,7 +156,9 @@ class Config:
         if not isinstance(inp["data"], list) or not all(isinstance(p, str) for p in inp["data"]):
             raise ConfigError("input.data must be a path or a list of paths")
         _number("input", "chunk_size", inp["chunk_size"], positive=True)
-        if inj["signal"] is not None:
+        if self.has_campaign():
+            self._validate_campaign()
+        elif inj["signal"] is not None:
             if (inj["n_events"] is None) == (inj["s_over_sqrt_b"] is None):
                 raise ConfigError(
                     "injection: give exactly one of injection.n_events and injection.s_over_sqrt_b"
@@ -178,6 +192,93 @@ class Config:
             else:
                 self._check_method_keys(name, options)
         self.regions()  # checks the regions section
+
+    def has_campaign(self) -> bool:
+        """Whether the configuration describes an injection campaign."""
+        return bool(self.raw.get("campaign"))
+
+    def _validate_campaign(self) -> None:
+        camp, inj = self["campaign"], self["injection"]
+        if inj["signal"] is None or inj["signal_mass"] is None:
+            raise ConfigError(
+                "campaign: injection.signal (the signal file) and injection.signal_mass (GeV) "
+                "are required: the campaign injects that signal and tests its mass"
+            )
+        if inj["n_events"] is not None or inj["s_over_sqrt_b"] is not None:
+            raise ConfigError(
+                "campaign: the amounts come from campaign.<unit>; remove injection.n_events "
+                "and injection.s_over_sqrt_b"
+            )
+        given = [u for u in CAMPAIGN_UNITS if camp[u] is not None]
+        if len(given) != 1:
+            raise ConfigError(
+                f"campaign: give exactly one of {', '.join('campaign.' + u for u in CAMPAIGN_UNITS)}"
+                f" (got {', '.join(given) or 'none'})"
+            )
+        levels = camp[given[0]]
+        if not isinstance(levels, list) or not levels:
+            raise ConfigError(f"campaign.{given[0]} must be a non-empty list of amounts")
+        for value in levels:
+            if _number("campaign", given[0], value) < 0:
+                raise ConfigError(f"campaign.{given[0]}: amounts must be >= 0, got {value!r}")
+        if len(set(levels)) != len(levels):
+            raise ConfigError(f"campaign.{given[0]}: duplicate amounts {levels}")
+        if given[0] == "n_events" and not all(isinstance(v, int) for v in levels):
+            raise ConfigError("campaign.n_events: amounts must be integer event counts")
+        if given[0] == "cross_section":
+            if camp["luminosity"] is None:
+                raise ConfigError("campaign.cross_section needs campaign.luminosity (fb^-1)")
+            _number("campaign", "luminosity", camp["luminosity"], positive=True)
+        seeds = camp["seeds"]
+        if isinstance(seeds, bool) or not (
+            (isinstance(seeds, int) and seeds >= 1)
+            or (
+                isinstance(seeds, list)
+                and seeds
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)
+                and len(set(seeds)) == len(seeds)
+            )
+        ):
+            raise ConfigError(
+                f"campaign.seeds must be a count >= 1 or a list of distinct integers, got {seeds!r}"
+            )
+        if not isinstance(camp["limits"], bool):
+            raise ConfigError("campaign.limits must be true or false")
+
+    def campaign(self) -> dict[str, Any]:
+        """The campaign's unit, amounts, seeds, luminosity and whether to compute limits."""
+        if not self.has_campaign():
+            raise ConfigError("the configuration has no `campaign` section")
+        camp = self["campaign"]
+        unit = next(u for u in CAMPAIGN_UNITS if camp[u] is not None)
+        seeds = camp["seeds"]
+        if isinstance(seeds, int):
+            seeds = [self["run"]["seed"] + i for i in range(seeds)]
+        return {
+            "unit": unit,
+            "levels": sorted(float(v) for v in camp[unit]),
+            "seeds": list(seeds),
+            "luminosity": None if camp["luminosity"] is None else float(camp["luminosity"]),
+            "limits": camp["limits"],
+        }
+
+    def region_at(self, mass: float) -> SignalRegion:
+        """The signal region that tests `mass`: `injection.region` if set, else the region
+        holding `mass` nearest its centre."""
+        regions = self.regions()
+        name = self["injection"]["region"]
+        if name is not None:
+            for region in regions:
+                if region.name == name:
+                    return region
+            raise ConfigError(
+                f"injection.region: no region {name!r}; regions are "
+                f"{', '.join(r.name for r in regions)}"
+            )
+        holding = [r for r in regions if r.low <= mass < r.high]
+        if not holding:
+            raise ConfigError(f"no signal region contains the signal mass {mass:g} GeV")
+        return min(holding, key=lambda r: abs(r.center - mass) / (r.high - r.low))
 
     @staticmethod
     def _check_method_keys(name: str, options: Mapping[str, Any]) -> None:

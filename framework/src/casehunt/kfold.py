@@ -55,6 +55,56 @@ def _checked_scores(method: SelectionMethod, events: EventTable, where: str) -> 
     return scores
 
 
+def check_region(
+    method_cls: type[SelectionMethod], m: np.ndarray, region: SignalRegion | None
+) -> np.ndarray | None:
+    """The events a per-region method may train on (None: all), after checking the region."""
+    if method_cls.training != "per_region" or region is None:
+        return None
+    if not region.in_signal_region(m).any():
+        raise RegionError(
+            f"region {region.name}: no events in the signal region "
+            f"[{region.low:g}, {region.high:g}); check the window and the preselection"
+        )
+    if not region.in_sideband(m).any():
+        raise RegionError(f"region {region.name}: no events in the sidebands")
+    return region.in_region(m)
+
+
+def train_fold(
+    method_cls: type[SelectionMethod],
+    options: Mapping[str, Any],
+    events: EventTable,
+    region: SignalRegion | None,
+    folds: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    resonant_feature: str = "mjj",
+) -> tuple[SelectionMethod, np.ndarray]:
+    """The model of fold `k` and its scores for the events of fold `k` (in event order).
+
+    One unit of work of the k-folding: a pure function of its inputs and seed, so the
+    folds of a run can be trained in one process or as separate tasks on a cluster.
+    """
+    usable = check_region(method_cls, np.asarray(events[resonant_feature]), region)
+    train = folds != k
+    if usable is not None:
+        train &= usable
+    model = method_cls(options, seed=fold_seed(seed, k))
+    try:
+        model.fit(TrainingData.for_region(events.take(train), region, resonant_feature))
+    except CasehuntError:
+        raise
+    except Exception as exc:
+        where = f" in region {region.name}" if region else ""
+        raise MethodFailure(
+            f"method {method_cls.name!r} failed to train fold {k}{where}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return model, _checked_scores(model, events.take(folds == k), f"fold {k}")
+
+
 def train_folds(
     method_cls: type[SelectionMethod],
     options: Mapping[str, Any],
@@ -70,35 +120,14 @@ def train_folds(
     """Fit one model per fold and score every event with the model that did not see it."""
     if folds is None:
         folds = assign_folds(events.n_events, n_folds, seed)
-    m = np.asarray(events[resonant_feature])
-    usable = region.in_region(m) if method_cls.training == "per_region" and region else None
-    if usable is not None:
-        if not region.in_signal_region(m).any():  # type: ignore[union-attr]
-            raise RegionError(
-                f"region {region.name}: no events in the signal region "  # type: ignore[union-attr]
-                f"[{region.low:g}, {region.high:g}); check the window and the preselection"  # type: ignore[union-attr]
-            )
-        if not region.in_sideband(m).any():  # type: ignore[union-attr]
-            raise RegionError(f"region {region.name}: no events in the sidebands")  # type: ignore[union-attr]
+    check_region(method_cls, np.asarray(events[resonant_feature]), region)
     scores = np.empty(events.n_events, dtype=np.float64)
     models = []
     for k in range(int(folds.max()) + 1):
-        train = folds != k
-        if usable is not None:
-            train &= usable
-        model = method_cls(options, seed=fold_seed(seed, k))
-        try:
-            model.fit(TrainingData.for_region(events.take(train), region, resonant_feature))
-        except CasehuntError:
-            raise
-        except Exception as exc:
-            where = f" in region {region.name}" if region else ""
-            raise MethodFailure(
-                f"method {method_cls.name!r} failed to train fold {k}{where}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        test = folds == k
-        scores[test] = _checked_scores(model, events.take(test), f"fold {k}")
+        model, scores[folds == k] = train_fold(
+            method_cls, options, events, region, folds, k,
+            seed=seed, resonant_feature=resonant_feature,
+        )  # fmt: skip
         models.append(model)
         if on_fold is not None:
             on_fold(k)

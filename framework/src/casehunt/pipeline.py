@@ -150,6 +150,10 @@ def run_analysis(
     `plugins` are extra plugin objects registered for this run (as pytest's `plugins=`).
     """
     t_start = time.perf_counter()
+    if config.has_campaign():
+        raise ConfigError(
+            "the configuration has a `campaign` section: run it with `casehunt campaign`"
+        )
     pm = make_plugin_manager(block=block_plugins, extra=plugins)
     registry = Registry(pm)
     methods = {
@@ -157,7 +161,7 @@ def run_analysis(
     }
     for cls, opts in methods.values():
         cls(opts, seed=0)  # option errors before any reading
-    stats_config = _stats_config(config) if config["output"]["statistics"] else None
+    stats_config = stats_config_of(config)
     regions = config.regions()
     feature = config["regions"]["resonant_feature"]
     seed = config["run"]["seed"]
@@ -225,91 +229,136 @@ def run_analysis(
                         on_fold=lambda _k: bar.update(),
                     ).scores
                     global_scores = scores if cls.training == "global" else None
-                eff = config.efficiency(region)
-                threshold = sideband_threshold(scores, m, region, eff)
-                chosen = select(scores, threshold)
-                write_scores(
-                    stage / name / region.name / "scores.h5",
-                    event_id=data.event_id,
-                    mjj=m,
-                    score=scores,
-                    fold=folds,
-                    selected=chosen,
-                    injected=data.injected,
-                    labels=data.labels,
-                    attrs={"method": name, "region": region.name, "threshold": threshold},
-                )
-                selections[name][region.name] = _selection_summary(
-                    region, eff, threshold, chosen, data, scores, m
+                selections[name][region.name] = record_selection(
+                    stage, name, region, scores, data, m, folds, config.efficiency(region)
                 )
             timings[f"{name}_s"] = time.perf_counter() - t0
-            write_selection(stage / name / "selection.h5", name, selections[name])
-            pm.hook.casehunt_method_finished(
-                method=name, result=_public(selections[name]), config=config.to_dict()
-            )
         bar.close()
 
-        # --- spectra for the statistics, plots -------------------------------------
-        write_spectrum(stage / "inclusive.h5", m, n_events=data.n_events)
-        if signal_templates:
-            write_signal_templates(stage / "signal_templates.h5", signal_templates)
-        write_json(stage / "cutflow.json", {"data": cutflow, "signal": signal_cutflow})
         seeds = {
             "run": seed,
             "methods": {
                 n: {r.name: method_seed(seed, n, i) for i, r in enumerate(regions)} for n in methods
             },
         }
-        manifest = build_manifest(
-            config.to_dict(),
-            seeds,
-            inputs,
-            regions=[r.to_dict() for r in regions],
-            injection=None if injection is None else injection.to_dict(),
-            events_after_preselection=data.n_events,
-        )
-        write_json(stage / "manifest.json", manifest)
-        if config["output"]["plots"]:
-            from casehunt.plots import plot_mjj_selection
-
-            (stage / "plots").mkdir(exist_ok=True)
-            for name, sels in selections.items():
-                plot_mjj_selection(
-                    stage / "plots" / f"mjj_{name}.png", name, m, sels, data.injected
-                )
-
-        statistics = None
-        if stats_config is not None:
-            t0 = time.perf_counter()
-            from casehunt_stats.rerun import analyze_results
-
-            statistics = analyze_results(stage, stats_config, plots=config["output"]["plots"])
-            timings["statistics_s"] = time.perf_counter() - t0
-        timings["total_s"] = time.perf_counter() - t_start
-        result = RunResult(
-            output,
-            cutflow,
-            manifest["injection"],
-            {n: _public(s) for n, s in selections.items()},
-            statistics,
-            timings,
-        )
-        write_json(
-            stage / "summary.json",
-            {
-                "cutflow": cutflow,
-                "injection": result.injection,
-                "selections": result.selections,
-                "timings": timings,
-            },
-        )
-        pm.hook.casehunt_write_report(
-            results=_report_data(result), outdir=str(stage), config=config.to_dict()
-        )
-        from casehunt.report import write_markdown_report
-
-        write_markdown_report(stage / "report.md", result, config, manifest)
+        result = finish_run(
+            stage, output, config, pm,
+            data=data, cutflow=cutflow, signal_cutflow=signal_cutflow,
+            signal_templates=signal_templates, inputs=inputs, injection=injection,
+            regions=regions, selections=selections, seeds=seeds, stats_config=stats_config,
+            timings=timings, t_start=t_start,
+        )  # fmt: skip
     return result
+
+
+def record_selection(
+    stage: Path,
+    name: str,
+    region: SignalRegion,
+    scores: np.ndarray,
+    data: Sample,
+    m: np.ndarray,
+    folds: np.ndarray,
+    efficiency: float,
+) -> dict[str, Any]:
+    """Select at `efficiency` with the threshold from the sidebands; write the scores file."""
+    threshold = sideband_threshold(scores, m, region, efficiency)
+    chosen = select(scores, threshold)
+    write_scores(
+        stage / name / region.name / "scores.h5",
+        event_id=data.event_id,
+        mjj=m,
+        score=scores,
+        fold=folds,
+        selected=chosen,
+        injected=data.injected,
+        labels=data.labels,
+        attrs={"method": name, "region": region.name, "threshold": threshold},
+    )
+    return _selection_summary(region, efficiency, threshold, chosen, data, scores, m)
+
+
+def finish_run(
+    stage: Path,
+    output: Path,
+    config: Config,
+    pm: Any,
+    *,
+    data: Sample,
+    cutflow: dict[str, Any],
+    signal_cutflow: dict[str, Any] | None,
+    signal_templates: dict[int, np.ndarray],
+    inputs: list[dict[str, Any]],
+    injection: InjectionSummary | None,
+    regions: list[SignalRegion],
+    selections: dict[str, dict[str, dict[str, Any]]],
+    seeds: dict[str, Any],
+    stats_config: Any,
+    timings: dict[str, float],
+    t_start: float,
+) -> RunResult:
+    """Everything after the scores: selections, spectra, manifest, plots, statistics, report."""
+    for name, sels in selections.items():
+        write_selection(stage / name / "selection.h5", name, sels)
+        pm.hook.casehunt_method_finished(method=name, result=_public(sels), config=config.to_dict())
+    m = np.asarray(data.events[config["regions"]["resonant_feature"]], dtype=np.float64)
+    write_spectrum(stage / "inclusive.h5", m, n_events=data.n_events)
+    if signal_templates:
+        write_signal_templates(stage / "signal_templates.h5", signal_templates)
+    write_json(stage / "cutflow.json", {"data": cutflow, "signal": signal_cutflow})
+    manifest = build_manifest(
+        config.to_dict(),
+        seeds,
+        inputs,
+        regions=[r.to_dict() for r in regions],
+        injection=None if injection is None else injection.to_dict(),
+        events_after_preselection=data.n_events,
+    )
+    write_json(stage / "manifest.json", manifest)
+    if config["output"]["plots"]:
+        from casehunt.plots import plot_mjj_selection
+
+        (stage / "plots").mkdir(exist_ok=True)
+        for name, sels in selections.items():
+            plot_mjj_selection(stage / "plots" / f"mjj_{name}.png", name, m, sels, data.injected)
+
+    statistics = None
+    if stats_config is not None:
+        t0 = time.perf_counter()
+        from casehunt_stats.rerun import analyze_results
+
+        statistics = analyze_results(stage, stats_config, plots=config["output"]["plots"])
+        timings["statistics_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - t_start
+    result = RunResult(
+        output,
+        cutflow,
+        manifest["injection"],
+        {n: _public(s) for n, s in selections.items()},
+        statistics,
+        timings,
+    )
+    write_json(
+        stage / "summary.json",
+        {
+            "cutflow": cutflow,
+            "injection": result.injection,
+            "selections": result.selections,
+            "timings": timings,
+        },
+    )
+    pm.hook.casehunt_write_report(
+        results=_report_data(result), outdir=str(stage), config=config.to_dict()
+    )
+    from casehunt.report import write_markdown_report
+
+    write_markdown_report(stage / "report.md", result, config, manifest)
+    return result
+
+
+def stats_config_of(config: Config) -> Any:
+    """The statistics settings of a run, or None when `output.statistics` is off."""
+    return _stats_config(config) if config["output"]["statistics"] else None
 
 
 def _stats_config(config: Config) -> Any:

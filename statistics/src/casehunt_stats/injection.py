@@ -40,7 +40,10 @@ __all__ = [
     "injection_scan",
 ]
 
-Callback = Callable[[float], tuple[np.ndarray, float]]
+#: ``callback(sigma_inj)`` -> (selected mjj, eps_sig) or (selected mjj, eps_sig, events per
+#: unit of sigma_inj); the third element, when given, replaces eps_presel * L for that point
+#: (for injections counted in other units, e.g. S/sqrt(B) in a signal region).
+Callback = Callable[[float], tuple[Any, ...]]
 
 
 def calibrated_limit(injected: Sequence[float], excluded: Sequence[float | None]) -> float | None:
@@ -160,9 +163,10 @@ def injection_scan(
     shape = signal.at(mass) if isinstance(signal, SignalModel) else signal
     points = []
     for xs in injected_xsecs:
-        mjj, eff = callback(float(xs))
-        mjj = np.asarray(mjj, dtype=float)
-        expected_sig = float(xs) * float(eff) * presel_efficiency * luminosity
+        out = callback(float(xs))
+        mjj, eff = np.asarray(out[0], dtype=float), float(out[1])
+        per_unit = float(out[2]) if len(out) > 2 else presel_efficiency * luminosity
+        expected_sig = float(xs) * eff * per_unit
         try:
             ft, _ = fit_with_ftest(
                 mjj, fit_range=cfg.fit_range, bin_width=cfg.bin_width,
@@ -180,7 +184,7 @@ def injection_scan(
                     calculator=cfg.limit_calculator, n_toys=cfg.limit_toys,
                 )  # fmt: skip
                 n_excl = lim.observed
-                excl = n_excl / (eff * presel_efficiency * luminosity) if eff > 0 else None
+                excl = n_excl / (eff * per_unit) if eff > 0 else None
             points.append(InjectionPoint(float(xs), float(eff), int(mjj.size), expected_sig,
                                          n_excl, excl, z, fit.n_params))  # fmt: skip
         except StatsError as exc:

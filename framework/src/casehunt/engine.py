@@ -1,0 +1,277 @@
+"""Running many pure tasks: in this process, or on a dask.distributed cluster.
+
+A task is a module-level function with its arguments and a key. It is pure (its result
+depends only on its arguments) and its result is saved under its key in a
+:class:`TaskStore` (one file per task, written atomically), so a campaign that is
+killed and started again computes only the tasks whose results are missing, and the
+tasks may run anywhere that sees the store: in this process (:class:`SerialEngine`), on a
+local cluster of worker processes, or on an existing scheduler
+(:class:`DaskEngine`, e.g. a batch farm through dask-jobqueue, with the store on a
+shared file system). A task that raises, or whose worker dies, is reported with its
+traceback; the other tasks go on.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import pickle
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from casehunt.errors import CasehuntError
+
+
+class EngineError(CasehuntError):
+    """The engine cannot run at all (e.g. the scheduler cannot be reached)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``fn(*args)``, its result stored under ``key``."""
+
+    key: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
+@dataclass
+class TaskFailure:
+    key: str
+    error: str
+    traceback: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"task": self.key, "error": self.error, "traceback": self.traceback}
+
+
+@dataclass
+class EngineReport:
+    """What a batch of tasks did: computed now, found in the store, or failed."""
+
+    computed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: list[TaskFailure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def extend(self, other: EngineReport) -> None:
+        self.computed += other.computed
+        self.reused += other.reused
+        self.failed += other.failed
+        self.seconds += other.seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": len(self.computed) + len(self.reused) + len(self.failed),
+            "computed": len(self.computed),
+            "reused": len(self.reused),
+            "failed": [f.to_dict() for f in self.failed],
+            "seconds": self.seconds,
+        }
+
+
+class TaskStore:
+    """Task results as pickle files under a folder; a key's '/' are sub-folders."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad task key {key!r}")
+        return self.root / f"{key}.pkl"
+
+    def has(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def load(self, key: str) -> Any:
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except FileNotFoundError:
+            raise KeyError(f"task {key!r} has no result in {self.root}") from None
+
+    def discard(self, key: str) -> None:
+        """Forget a result, so that the next run computes it again."""
+        self.path(key).unlink(missing_ok=True)
+
+    def save(self, key: str, value: Any) -> None:
+        """Write atomically: a killed task leaves no result, never half of one."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+
+def execute(store_root: str, key: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> float:
+    """Run one task where it lands (a worker) and store its result; returns its seconds."""
+    store = TaskStore(store_root)
+    if store.has(key):  # another attempt finished it already
+        return 0.0
+    t0 = time.perf_counter()
+    store.save(key, fn(*args))
+    return time.perf_counter() - t0
+
+
+class Engine(abc.ABC):
+    """Runs tasks whose results are missing from a store."""
+
+    @abc.abstractmethod
+    def _run(
+        self, tasks: Sequence[Task], store: TaskStore, report: EngineReport, on_done: Any
+    ) -> None: ...
+
+    def run(
+        self,
+        tasks: Sequence[Task],
+        store: TaskStore,
+        on_done: Callable[[str], None] | None = None,
+    ) -> EngineReport:
+        """Run every task not in the store yet; failures are reported, not raised."""
+        t0 = time.perf_counter()
+        report = EngineReport()
+        todo = []
+        for task in tasks:
+            if store.has(task.key):
+                report.reused.append(task.key)
+                if on_done is not None:
+                    on_done(task.key)
+            else:
+                todo.append(task)
+        self._run(todo, store, report, on_done)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def close(self) -> None:  # noqa: B027 (engines without resources keep the default)
+        """Release workers and connections."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialEngine(Engine):
+    """Every task in this process, one after the other (debugging, tiny runs)."""
+
+    def _run(
+        self, tasks: Sequence[Task], store: TaskStore, report: EngineReport, on_done: Any
+    ) -> None:
+        for task in tasks:
+            try:
+                execute(str(store.root), task.key, task.fn, task.args)
+            except Exception as exc:
+                report.failed.append(
+                    TaskFailure(task.key, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+                )
+            else:
+                report.computed.append(task.key)
+            if on_done is not None:
+                on_done(task.key)
+
+
+class DaskEngine(Engine):
+    """Tasks on dask.distributed: a local cluster of processes, or an existing scheduler.
+
+    The local cluster has `workers` single-threaded worker processes (default: one per
+    core), and the numerical libraries in each are limited to one thread, so the workers
+    do not compete for the cores. With `scheduler` (``tcp://host:8786``) the tasks go to
+    that cluster's workers, which must see the task store's folder.
+    """
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        *,
+        connect_timeout: float = 10.0,
+        allowed_failures: int = 1,
+    ) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        self.scheduler = scheduler
+        # a task whose worker dies is retried on `allowed_failures` other workers, then
+        # reported (KilledWorker) instead of taking the cluster down with it
+        self._config = dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures})
+        self._config.__enter__()
+        self._cluster = None
+        try:
+            if scheduler is None:
+                n = workers or os.cpu_count() or 1
+                self._cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    env=dict.fromkeys(
+                        ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1"
+                    ),
+                )
+                self.client = Client(self._cluster, set_as_default=False)
+            else:
+                self.client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            self._config.__exit__(None, None, None)
+            where = scheduler or "a local cluster"
+            raise EngineError(
+                f"cannot reach the dask scheduler at {where}: {exc}; check the address "
+                "(tcp://host:port) and that the scheduler is running"
+            ) from None
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.client.scheduler_info()["workers"])
+
+    def _run(
+        self, tasks: Sequence[Task], store: TaskStore, report: EngineReport, on_done: Any
+    ) -> None:
+        from distributed import as_completed
+
+        futures = {
+            self.client.submit(
+                execute, str(store.root), t.key, t.fn, t.args, key=f"casehunt-{t.key}", pure=False
+            ): t.key
+            for t in tasks
+        }
+        for future in as_completed(futures, loop=self.client.loop):
+            key = futures[future]
+            if future.status == "finished":
+                report.computed.append(key)
+            else:
+                exc = future.exception()
+                tb = future.traceback()
+                text = "".join(traceback.format_tb(tb)) if tb is not None else ""
+                report.failed.append(TaskFailure(key, f"{type(exc).__name__}: {exc}", text))
+            future.release()
+            if on_done is not None:
+                on_done(key)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+        if self._cluster is not None:
+            with contextlib.suppress(Exception):
+                self._cluster.close()
+        self._config.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def make_engine(
+    scheduler: str | None = None, workers: int | None = None, serial: bool = False
+) -> Iterator[Engine]:
+    """The engine a command line asks for: serial, a local cluster, or a scheduler."""
+    engine: Engine = SerialEngine() if serial else DaskEngine(scheduler, workers)
+    try:
+        yield engine
+    finally:
+        engine.close()
