@@ -29,7 +29,6 @@ import pickle
 import shutil
 import statistics as pystats
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -513,18 +512,7 @@ def _campaign_summary(
 
 
 def _write_outputs(output: Path, campaign: dict[str, Any]) -> None:
+    from casehunt.report_html import write_campaign_report
+
     write_json(output / "campaign.json", campaign)
-    _call_optional("casehunt.campaign_plots", "plot_discovery_comparison",
-                   campaign, output / "plots" / "discovery.png")  # fmt: skip
-    _call_optional("casehunt.campaign_plots", "plot_significance_vs_injection",
-                   campaign, output / "plots" / "significance_vs_injection.png")  # fmt: skip
-    _call_optional("casehunt.report_html", "write_campaign_report", output)
-
-
-def _call_optional(module: str, name: str, *args: Any) -> None:
-    import importlib
-
-    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    if len(args) > 1 and isinstance(args[-1], Path):
-        args[-1].parent.mkdir(parents=True, exist_ok=True)
-    fn(*args)
+    write_campaign_report(output)  # draws plots/ from campaign.json and embeds them

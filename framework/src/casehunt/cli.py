@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         gen.set_defaults(generate_import_error=str(exc))
     gen.set_defaults(func=_cmd_generate)
 
+    from casehunt.report_html import add_export_parser
+
+    add_export_parser(sub)  # `casehunt report DIR`, `casehunt export hepdata DIR -o OUT`
+
     stats = sub.add_parser(
         "stats", help="the statistics backend (casehunt-stats), e.g. `stats rerun DIR`"
     )
