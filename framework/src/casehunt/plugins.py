@@ -30,8 +30,10 @@ DISABLE_ENV = "CASEHUNT_DISABLE_PLUGINS"
 #: Built-in plugin modules, registered under these names like entry points.
 BUILTIN_PLUGINS = {
     "builtin-readers": "casehunt.readers",
+    "builtin-formats": "casehunt.formats",
     "builtin-columns": "casehunt.derived_hooks",
     "builtin-preselection": "casehunt.preselection",
+    "builtin-html-report": "casehunt.report_html",
 }
 
 
