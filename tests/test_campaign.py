@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -225,5 +230,40 @@ def test_amount_beyond_the_signal_pool_and_foreign_output(
     other["selection"] = {"efficiency": 0.1}
     with pytest.raises(CampaignError, match="another configuration"):
         run_campaign(Config(other), out, SerialEngine(), progress=False)
+    changed = tmp_path / "data.h5"
+    changed.write_bytes(toy_files["data"].read_bytes())
+    cfg = campaign_config({**toy_files, "data": changed}, n_events=[0, 100], seeds=1)
+    run_campaign(Config(cfg), tmp_path / "changed", SerialEngine(), progress=False)
+    with h5py.File(changed, "a") as f:
+        f["mjj"][0] = 3000.0
+    with pytest.raises(CampaignError, match="the input changed"):
+        run_campaign(Config(cfg), tmp_path / "changed", SerialEngine(), progress=False)
     with pytest.raises(ConfigError, match="run it with `casehunt campaign`"):
         run_analysis(Config(campaign_config(toy_files)), tmp_path / "run", progress=False)
+
+
+def test_a_killed_campaign_finishes_only_what_was_missing(
+    tmp_path: Path, toy_files: dict[str, Path], serial_campaign: tuple[Path, dict[str, Any]]
+) -> None:
+    path = write_config(tmp_path / "c.yaml", campaign_config(toy_files))
+    out = tmp_path / "c"
+    cmd = [sys.executable, "-m", "casehunt.cli", "campaign", str(path), "-o", str(out)]
+    proc = subprocess.Popen([*cmd, "--serial", "--no-progress"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((out / "tasks").rglob("fold*.pkl"))) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = len(list((out / "tasks").rglob("*.pkl")))
+    assert stored >= 6
+    assert not (out / "campaign.json").exists()
+    done = subprocess.run([*cmd, "--serial", "--no-progress"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    camp = json.loads((out / "campaign.json").read_text())
+    assert camp["tasks"]["reused"] >= stored - 1  # at most the task being written was lost
+    assert camp["tasks"]["computed"] + camp["tasks"]["reused"] == camp["tasks"]["total"]
+    expected, _ = serial_campaign
+    a, b = scores(expected), scores(out)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])

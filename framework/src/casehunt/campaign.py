@@ -41,7 +41,7 @@ from casehunt.errors import CasehuntError, ConfigError, RegionError
 from casehunt.folds import assign_folds
 from casehunt.injection import InjectionSummary, inject, signal_for_significance
 from casehunt.kfold import train_fold
-from casehunt.manifest import build_manifest
+from casehunt.manifest import build_manifest, sha256
 from casehunt.plugins import Registry, get_registry, make_plugin_manager
 from casehunt.preselection import Preselection
 from casehunt.regions import SignalRegion
@@ -82,8 +82,13 @@ def _n_events_to_inject(point: Point, data: Sample) -> dict[str, int]:
     return {"n_events": round(point.level * point.events_per_unit)}
 
 
-@functools.lru_cache(maxsize=2)
 def _load(path: str) -> Any:
+    """A prepared pickle, cached per process (keyed by its modification time too)."""
+    return _load_cached(path, Path(path).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(path: str, _mtime_ns: int) -> Any:
     with open(path, "rb") as f:
         return pickle.load(f)
 
@@ -282,6 +287,13 @@ def _prepare(
     meta_path = folder / "meta.json"
     if meta_path.is_file() and (folder / "data.pkl").is_file():
         meta = json.loads(meta_path.read_text())
+        for record in meta["inputs"]:  # stored results are only valid for the same inputs
+            path = Path(record["path"])
+            if not path.is_file() or sha256(path) != record["sha256"]:
+                raise CampaignError(
+                    f"{path}: the input changed (or vanished) since this campaign began; "
+                    "use --overwrite or another --output"
+                )
         return meta, _load(str(folder / "data.pkl"))
     cuts = [
         c
@@ -426,7 +438,11 @@ def run_campaign(
     campaign = _campaign_summary(
         config, spec, mass, region, methods, store, scans, runs, report, meta
     )
-    campaign["timings"] = {"total_s": time.perf_counter() - t_start, "tasks_s": report.seconds}
+    campaign["timings"] = {
+        "total_s": time.perf_counter() - t_start,
+        # task seconds computed in this invocation, summed where they ran (the cost)
+        "task_s": _task_seconds(report.task_seconds),
+    }
     _write_outputs(output, campaign)
     return campaign
 
@@ -444,6 +460,22 @@ def _check_pool(points: list[Point], data: Sample, pool_path: Path) -> None:
                 f"{'' if kind == 'n_events' else ' in ' + point.region.name} but the preselected "
                 f"signal pool has {have}; use a larger pool or smaller amounts"
             )
+
+
+def _task_seconds(seconds: dict[str, float]) -> dict[str, Any]:
+    """Worker seconds by kind of task, folds by method: what a bigger campaign will cost."""
+    out: dict[str, Any] = {"folds": {}, "runs": 0.0, "scans": 0.0}
+    counts: dict[str, int] = {}
+    for key, s in seconds.items():
+        kind = key.split("/")[0]
+        if kind == "folds":
+            method = key.split("/")[2]
+            out["folds"][method] = out["folds"].get(method, 0.0) + s
+            counts[method] = counts.get(method, 0) + 1
+        else:
+            out[kind] = out.get(kind, 0.0) + s
+    out["mean_fold_s"] = {m: out["folds"][m] / counts[m] for m in counts}
+    return out
 
 
 def _stage(

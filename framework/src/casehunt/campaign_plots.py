@@ -180,7 +180,8 @@ def plot_discovery_comparison(campaign: dict[str, Any], path: Path) -> Path:
             ax.set_xticks(x, [r["name"] for r in rows], rotation=20)
             ax.set_xlim(-0.6, len(rows) - 0.4)
             ax.set_yscale("log")
-            ax.legend(frameon=False)
+            if ax.get_legend_handles_labels()[0]:  # nothing drawn when no level is reached
+                ax.legend(frameon=False)
             lo, hi = ax.get_ylim()
             ax.yaxis.set_major_formatter(plain)  # 1, 10, ... not 10^0, 10^1
             # label the 2..9 ticks only when they do not crowd (about a decade or less)

@@ -58,8 +58,11 @@ class EngineReport:
     reused: list[str] = field(default_factory=list)
     failed: list[TaskFailure] = field(default_factory=list)
     seconds: float = 0.0
+    #: run time of each computed task where it ran (its worker), by key
+    task_seconds: dict[str, float] = field(default_factory=dict)
 
     def extend(self, other: EngineReport) -> None:
+        self.task_seconds.update(other.task_seconds)
         self.computed += other.computed
         self.reused += other.reused
         self.failed += other.failed
@@ -168,7 +171,9 @@ class SerialEngine(Engine):
     ) -> None:
         for task in tasks:
             try:
-                execute(str(store.root), task.key, task.fn, task.args)
+                report.task_seconds[task.key] = execute(
+                    str(store.root), task.key, task.fn, task.args
+                )
             except Exception as exc:
                 report.failed.append(
                     TaskFailure(task.key, f"{type(exc).__name__}: {exc}", traceback.format_exc())
@@ -194,14 +199,15 @@ class DaskEngine(Engine):
         workers: int | None = None,
         *,
         connect_timeout: float = 10.0,
-        allowed_failures: int = 1,
+        allowed_failures: int = 3,
     ) -> None:
         import dask
         from distributed import Client, LocalCluster
 
         self.scheduler = scheduler
         # a task whose worker dies is retried on `allowed_failures` other workers, then
-        # reported (KilledWorker) instead of taking the cluster down with it
+        # reported (KilledWorker) instead of taking the cluster down with it; a task that
+        # merely shared a dying worker counts such a death too, hence dask's default of 3
         self._config = dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures})
         self._config.__enter__()
         self._cluster = None
@@ -212,7 +218,7 @@ class DaskEngine(Engine):
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: never clashes with others
                     env=dict.fromkeys(
                         ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1"
                     ),
@@ -245,13 +251,18 @@ class DaskEngine(Engine):
         }
         for future in as_completed(futures, loop=self.client.loop):
             key = futures[future]
-            if future.status == "finished":
-                report.computed.append(key)
+            try:  # waits again if the result was lost with its worker and is recomputed
+                seconds = float(future.result())
+            except Exception as exc:
+                if store.has(key):  # it finished; only the small return value was lost
+                    report.computed.append(key)
+                else:
+                    tb = future.traceback()
+                    text = "".join(traceback.format_tb(tb)) if tb is not None else ""
+                    report.failed.append(TaskFailure(key, f"{type(exc).__name__}: {exc}", text))
             else:
-                exc = future.exception()
-                tb = future.traceback()
-                text = "".join(traceback.format_tb(tb)) if tb is not None else ""
-                report.failed.append(TaskFailure(key, f"{type(exc).__name__}: {exc}", text))
+                report.computed.append(key)
+                report.task_seconds[key] = seconds
             future.release()
             if on_done is not None:
                 on_done(key)
