@@ -55,7 +55,10 @@ def make_config(args: argparse.Namespace) -> dict[str, Any]:
             "signal_mass": 3500,
         },
         "selection": {"efficiency": args.efficiency},
-        "methods": {m: METHOD_OPTIONS.get(m, {}) for m in args.methods.split(",")},
+        "methods": {
+            m: {**METHOD_OPTIONS.get(m, {}), **json.loads(args.options).get(m, {})}
+            for m in args.methods.split(",")
+        },
         # per run: fits and significance scans; the limits come from the campaign's scans
         "statistics": {"fit_range": [2700, 6000], "compute_limits": False},
         "output": {"plots": False, "statistics": True},
@@ -77,6 +80,7 @@ def main() -> None:
     ap.add_argument("--data-events", type=int, default=300_000)
     ap.add_argument("--efficiency", type=float, default=0.01)
     ap.add_argument("--no-limits", action="store_true")
+    ap.add_argument("--options", default="{}", help="JSON {method: {option: value}} overrides")
     ap.add_argument("--out", default="benchmarks/output/campaign")
     args = ap.parse_args()
 

@@ -267,3 +267,23 @@ def test_a_killed_campaign_finishes_only_what_was_missing(
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_casehunt_run_on_a_local_cluster_gives_the_same_scores(
+    tmp_path: Path, toy_files: dict[str, Path]
+) -> None:
+    cfg = make_config(toy_files, run={"seed": 4}, injection={"n_events": 250})
+    path = write_config(tmp_path / "run.yaml", cfg)
+    assert main(["run", str(path), "-o", str(tmp_path / "here"), "--no-progress"]) == 0
+    assert (
+        main(["run", str(path), "-o", str(tmp_path / "dask"), "--workers", "2", "--no-progress"])
+        == 0
+    )
+    for run in ("here", "dask"):
+        assert not (tmp_path / run / ".tasks").exists()
+    with (
+        h5py.File(tmp_path / "here" / "template" / "sr_3300_3700" / "scores.h5") as a,
+        h5py.File(tmp_path / "dask" / "template" / "sr_3300_3700" / "scores.h5") as b,
+    ):
+        np.testing.assert_array_equal(a["score"][:], b["score"][:])
+        np.testing.assert_array_equal(a["selected"][:], b["selected"][:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -20,13 +21,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         config["run"]["seed"] = args.seed
     output = Path(args.output) if args.output else Path("results") / config["run"]["name"]
-    result = run_analysis(
-        config,
-        output,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        block_plugins=tuple(args.disable_plugin),
-    )
+    with contextlib.ExitStack() as stack:
+        engine = None
+        if args.workers is not None or args.scheduler is not None:
+            from casehunt.engine import make_engine
+
+            engine = stack.enter_context(make_engine(args.scheduler, args.workers))
+        result = run_analysis(
+            config,
+            output,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            block_plugins=tuple(args.disable_plugin),
+            engine=engine,
+        )
     print(f"results written to {result.output} in {result.timings['total_s']:.1f} s")
     for method, regions in result.selections.items():
         for region, sel in regions.items():
@@ -122,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing results directory"
     )
     run.add_argument("--seed", type=int, help="override run.seed")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, help="train the folds on a local dask cluster of N processes"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="train the folds on an existing dask scheduler"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--disable-plugin",

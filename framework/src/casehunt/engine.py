@@ -153,6 +153,10 @@ class Engine(abc.ABC):
         report.seconds = time.perf_counter() - t0
         return report
 
+    def share(self, value: Any) -> Any:
+        """A handle of a large input for the tasks' arguments (the value itself here)."""
+        return value
+
     def close(self) -> None:  # noqa: B027 (engines without resources keep the default)
         """Release workers and connections."""
 
@@ -233,6 +237,10 @@ class DaskEngine(Engine):
                 f"cannot reach the dask scheduler at {where}: {exc}; check the address "
                 "(tcp://host:port) and that the scheduler is running"
             ) from None
+
+    def share(self, value: Any) -> Any:
+        """Send a large input to every worker once; tasks get it in place of the handle."""
+        return self.client.scatter(value, broadcast=True, hash=False)
 
     @property
     def n_workers(self) -> int:

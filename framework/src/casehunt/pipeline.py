@@ -8,6 +8,7 @@ statistics (casehunt_stats) -> plots, manifest and report.
 
 from __future__ import annotations
 
+import shutil
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from casehunt.config import Config
+from casehunt.engine import Engine, Task, TaskStore
 from casehunt.errors import ConfigError, RegionError
 from casehunt.folds import assign_folds
 from casehunt.injection import InjectionSummary, inject, signal_for_significance
-from casehunt.kfold import fold_seed, train_folds
+from casehunt.kfold import MethodFailure, fold_seed, train_fold, train_folds
 from casehunt.manifest import build_manifest, input_record
+from casehunt.methods import SelectionMethod
 from casehunt.plugins import Registry, make_plugin_manager
 from casehunt.preselection import Preselection
 from casehunt.regions import SignalRegion
@@ -144,10 +147,13 @@ def run_analysis(
     progress: bool = True,
     block_plugins: tuple[str, ...] = (),
     plugins: tuple[Any, ...] = (),
+    engine: Engine | None = None,
 ) -> RunResult:
     """Run every enabled method on every region and write the results directory.
 
     `plugins` are extra plugin objects registered for this run (as pytest's `plugins=`).
+    With an `engine`, every (method, region, fold) is a task on it (e.g. a local dask
+    cluster); without one, they run here one after the other. The results are the same.
     """
     t_start = time.perf_counter()
     if config.has_campaign():
@@ -207,13 +213,19 @@ def run_analysis(
             for cls, _ in methods.values()
         )
         bar = _progress(total, progress, "training")
+        if engine is not None:
+            all_scores = _scores_on_engine(
+                engine, stage, methods, data, regions, folds, config, bar, timings
+            )
         for name, (cls, opts) in methods.items():
             t0 = time.perf_counter()
             selections[name] = {}
             global_scores = None
             for i, region in enumerate(regions):
                 bar.set_description(f"{name} {region.name}")
-                if cls.training == "global" and global_scores is not None:
+                if engine is not None:
+                    scores = all_scores[name, i if cls.training == "per_region" else None]
+                elif cls.training == "global" and global_scores is not None:
                     scores = global_scores  # trained once, selected in every region
                 else:
                     scores = train_folds(
@@ -232,7 +244,7 @@ def run_analysis(
                 selections[name][region.name] = record_selection(
                     stage, name, region, scores, data, m, folds, config.efficiency(region)
                 )
-            timings[f"{name}_s"] = time.perf_counter() - t0
+            timings.setdefault(f"{name}_s", time.perf_counter() - t0)
         bar.close()
 
         seeds = {
@@ -249,6 +261,67 @@ def run_analysis(
             timings=timings, t_start=t_start,
         )  # fmt: skip
     return result
+
+
+def _fold_scores(
+    cls: type[SelectionMethod],
+    options: dict[str, Any],
+    events: Any,
+    region: SignalRegion | None,
+    folds: np.ndarray,
+    k: int,
+    seed: int,
+    feature: str,
+) -> np.ndarray:
+    """One fold as a task: the scores of fold `k` by the model trained on the others."""
+    return train_fold(cls, options, events, region, folds, k, seed=seed, resonant_feature=feature)[
+        1
+    ]
+
+
+def _scores_on_engine(
+    engine: Engine,
+    stage: Path,
+    methods: dict[str, tuple[type[SelectionMethod], dict[str, Any]]],
+    data: Sample,
+    regions: list[SignalRegion],
+    folds: np.ndarray,
+    config: Config,
+    bar: Any,
+    timings: dict[str, float],
+) -> dict[tuple[str, int | None], np.ndarray]:
+    """Every (method, region, fold) as a task on `engine`; a failed task fails the run."""
+    seed, feature = config["run"]["seed"], config["regions"]["resonant_feature"]
+    n_folds = int(folds.max()) + 1
+    events = engine.share(data.events)
+    tasks, keys = [], {}
+    for name, (cls, opts) in methods.items():
+        for i in range(len(regions)) if cls.training == "per_region" else [None]:
+            region = None if i is None else config.training_region(name, regions[i])
+            keys[name, i] = [f"{name}/{i}/fold{k}" for k in range(n_folds)]
+            method_seed_ = method_seed(seed, name, i or 0)
+            tasks += [
+                Task(
+                    key, _fold_scores, (cls, opts, events, region, folds, k, method_seed_, feature)
+                )
+                for k, key in enumerate(keys[name, i])
+            ]
+    store = TaskStore(stage / ".tasks")
+    report = engine.run(tasks, store, on_done=lambda _key: bar.update())
+    if report.failed:
+        first = report.failed[0]
+        raise MethodFailure(f"task {first.key} failed: {first.error}\n{first.traceback}")
+    out = {}
+    for (name, i), fold_keys in keys.items():
+        scores = np.empty(data.n_events, dtype=np.float64)
+        for k, key in enumerate(fold_keys):
+            scores[folds == k] = store.load(key)
+        out[name, i] = scores
+        timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + sum(
+            report.task_seconds.get(key, 0.0) for key in fold_keys
+        )
+    shutil.rmtree(store.root)
+    return out
 
 
 def record_selection(
