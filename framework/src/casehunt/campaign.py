@@ -156,6 +156,8 @@ def assemble_task(
     selections: dict[str, dict[str, dict[str, Any]]] = {}
     missing: dict[str, str] = {}
     run_dir = Path(output) / "runs" / point.tag
+    for stale in run_dir.parent.glob(f".{point.tag}.partial-*"):  # left by a killed attempt
+        shutil.rmtree(stale, ignore_errors=True)
     with staging_directory(run_dir, overwrite=True) as stage:
         for name, training in meta["methods"].items():
             keys = {
@@ -203,20 +205,29 @@ def scan_task(
     method: str,
     mass: float,
     region: str,
-    levels: list[float],
-    runs: dict[float, dict[str, Any]],
+    run_keys: dict[float, str],
+    store_root: str,
     output: str,
     luminosity: float,
     limits: bool,
 ) -> dict[str, Any]:
-    """The injection scan of one method and seed: Z and limits at each amount."""
+    """The injection scan of one method and seed: Z and limits at each amount it has.
+
+    Amounts whose run is missing, or holds no selection of this method (a failed fold),
+    are left out; ``levels`` in the result says which amounts were scanned.
+    """
     from casehunt_stats import StatsConfig
     from casehunt_stats.injection import injection_scan
     from casehunt_stats.signal_shape import SignalModel
     from casehunt_stats.storage import read_inclusive, read_selection, read_signal_templates
 
+    store = TaskStore(store_root)
+    runs = {lv: store.load(key) for lv, key in run_keys.items() if store.has(key)}
+    runs = {lv: r for lv, r in runs.items() if method == INCLUSIVE or method in r["selections"]}
+    if not runs:
+        raise CampaignError(f"{method}: no amount has a result to scan")
     stats = StatsConfig.from_dict(config["statistics"])
-    first = Path(output) / runs[levels[0]]["run"]
+    first = Path(output) / next(iter(runs.values()))["run"]
     signal = SignalModel.from_samples(
         read_signal_templates(first / "signal_templates.h5"), resolution=stats.resolution
     )
@@ -234,10 +245,10 @@ def scan_task(
         return regions[region]["mjj"], eff, per_unit
 
     scan = injection_scan(
-        callback, levels, mass=mass, signal=signal, luminosity=luminosity,
+        callback, sorted(runs), mass=mass, signal=signal, luminosity=luminosity,
         config=stats, compute_limits=limits,
     )  # fmt: skip
-    return scan.to_dict()
+    return {**scan.to_dict(), "levels": sorted(runs)}
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -391,50 +402,44 @@ def run_campaign(
         for seed in spec["seeds"]
     }
     _check_pool(list(points.values()), data, output / "prepared" / "pool.pkl")
-    report = EngineReport()
 
-    # 1. every fold of every method, region and point
-    fold_tasks = []
-    for point in points.values():
+    # One batch, in dependency order: the folds of every method, region and point; a
+    # results directory per point after its folds; a scan per method and seed after its
+    # points' runs. On a cluster a point's statistics start as soon as its folds are done.
+    tasks = []
+    run_keys = {key: f"runs/{p.tag}" for key, p in points.items()}
+    for key, point in points.items():
+        folds = []
         for name, cls in methods.items():
-            where = range(len(regions)) if cls.training == "per_region" else [None]
-            for i in where:
-                for k, key in enumerate(fold_keys(point, name, i, point.n_folds)):
-                    fold_tasks.append(Task(key, fold_task, (point, config, name, i, k)))
-    report.extend(_stage(engine, fold_tasks, store, "training", progress))
-
-    # 2. one results directory per point
-    run_tasks = [
-        Task(f"runs/{p.tag}", assemble_task, (p, config, str(output), str(store.root), meta))
-        for p in points.values()
-    ]
-    report.extend(_stage(engine, run_tasks, store, "statistics per run", progress))
-    runs = {k: store.load(f"runs/{p.tag}") for k, p in points.items() if store.has(f"runs/{p.tag}")}
-    for k, run in runs.items():
-        if run["missing"]:  # assembled without a failed method: redo it on the next run
-            store.discard(f"runs/{points[k].tag}")
-
-    # 3. the injection scan per method and seed
+            for i in range(len(regions)) if cls.training == "per_region" else [None]:
+                for k, fold in enumerate(fold_keys(point, name, i, point.n_folds)):
+                    tasks.append(Task(fold, fold_task, (point, config, name, i, k)))
+                    folds.append(fold)
+        args = (point, config, str(output), str(store.root), meta)
+        tasks.append(Task(run_keys[key], assemble_task, args, after=tuple(folds)))
     lumi = spec["luminosity"] if spec["unit"] == "cross_section" else 1.0
+    # the key names the amounts, so a scan made before amounts were added is not reused
+    amounts = hashlib.sha256(repr(spec["levels"]).encode()).hexdigest()[:12]
     scans: dict[tuple[str, int], str] = {}
-    scan_tasks = []
     for name in [INCLUSIVE, *methods]:
         for seed in spec["seeds"]:
-            have = {
-                lv: runs[lv, seed]
-                for lv in spec["levels"]
-                if (lv, seed) in runs
-                and (name == INCLUSIVE or name in runs[lv, seed]["selections"])
-            }
-            if not have:
-                continue
-            # the key names the amounts scanned, so a scan that lacked one is not reused
-            amounts = hashlib.sha256(repr(sorted(have)).encode()).hexdigest()[:12]
+            mine = {lv: run_keys[lv, seed] for lv in spec["levels"]}
             scans[name, seed] = f"scans/{name}/seed{seed}/{amounts}"
-            args = (config, name, mass, region.name, sorted(have), have, str(output), lumi)
-            scan_tasks.append(Task(scans[name, seed], scan_task, (*args, spec["limits"])))
-    report.extend(_stage(engine, scan_tasks, store, "injection scans", progress))
+            args = (config, name, mass, region.name, mine, str(store.root), str(output), lumi)
+            tasks.append(
+                Task(
+                    scans[name, seed],
+                    scan_task,
+                    (*args, spec["limits"]),
+                    after=tuple(mine.values()),
+                )
+            )
+    report = _stage(engine, tasks, store, "tasks", progress)
 
+    runs = {k: store.load(key) for k, key in run_keys.items() if store.has(key)}
+    for k, run in runs.items():
+        if run["missing"]:  # assembled without a failed method: redo it on the next run
+            store.discard(run_keys[k])
     campaign = _campaign_summary(
         config, spec, mass, region, methods, store, scans, runs, report, meta
     )
@@ -444,6 +449,9 @@ def run_campaign(
         "task_s": _task_seconds(report.task_seconds),
     }
     _write_outputs(output, campaign)
+    for key in scans.values():  # like those runs, a scan that lacked an amount is redone
+        if store.has(key) and store.load(key)["levels"] != spec["levels"]:
+            store.discard(key)
     return campaign
 
 
@@ -503,8 +511,8 @@ def _campaign_summary(
     for name in [INCLUSIVE, *methods]:
         points, per_seed = [], {"xsec_3sigma": [], "xsec_5sigma": [], "calibrated_limit": []}
         for seed in spec["seeds"]:
-            key = scans.get((name, seed))
-            scan = store.load(key) if key is not None and store.has(key) else None
+            key = scans[name, seed]
+            scan = store.load(key) if store.has(key) else None
             for p in (scan or {}).get("points", []):
                 points.append({"level": p["injected_xsec"], "seed": seed, **p})
             per_seed["xsec_3sigma"].append(scan and scan["xsec_3sigma"])

@@ -33,11 +33,16 @@ class EngineError(CasehuntError):
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: ``fn(*args)``, its result stored under ``key``."""
+    """One unit of work: ``fn(*args)``, its result stored under ``key``.
+
+    ``after`` names tasks of the same batch that must have ended first (successfully or
+    not: a task reads its inputs from the store and decides what a missing one means).
+    """
 
     key: str
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 @dataclass
@@ -114,14 +119,32 @@ class TaskStore:
         os.replace(tmp, path)
 
 
-def execute(store_root: str, key: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> float:
-    """Run one task where it lands (a worker) and store its result; returns its seconds."""
+def execute(
+    store_root: str, key: str, fn: Callable[..., Any], args: tuple[Any, ...], *_after: Any
+) -> dict[str, Any]:
+    """Run one task where it lands (a worker) and store its result.
+
+    Returns ``{"seconds": ...}``, or ``{"error": ..., "traceback": ...}`` when the task
+    raised: a failure is a result, so the tasks that run after it still run. (`_after`
+    are the outcomes of those earlier tasks, passed only to order the work.)
+    """
     store = TaskStore(store_root)
     if store.has(key):  # another attempt finished it already
-        return 0.0
+        return {"seconds": 0.0}
     t0 = time.perf_counter()
-    store.save(key, fn(*args))
-    return time.perf_counter() - t0
+    try:
+        store.save(key, fn(*args))
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    return {"seconds": time.perf_counter() - t0}
+
+
+def _record(report: EngineReport, key: str, outcome: dict[str, Any]) -> None:
+    if "error" in outcome:
+        report.failed.append(TaskFailure(key, outcome["error"], outcome["traceback"]))
+    else:
+        report.computed.append(key)
+        report.task_seconds[key] = float(outcome["seconds"])
 
 
 class Engine(abc.ABC):
@@ -138,7 +161,10 @@ class Engine(abc.ABC):
         store: TaskStore,
         on_done: Callable[[str], None] | None = None,
     ) -> EngineReport:
-        """Run every task not in the store yet; failures are reported, not raised."""
+        """Run every task not in the store yet; failures are reported, not raised.
+
+        Tasks are given in an order where each comes after those it names in ``after``.
+        """
         t0 = time.perf_counter()
         report = EngineReport()
         todo = []
@@ -174,16 +200,7 @@ class SerialEngine(Engine):
         self, tasks: Sequence[Task], store: TaskStore, report: EngineReport, on_done: Any
     ) -> None:
         for task in tasks:
-            try:
-                report.task_seconds[task.key] = execute(
-                    str(store.root), task.key, task.fn, task.args
-                )
-            except Exception as exc:
-                report.failed.append(
-                    TaskFailure(task.key, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-                )
-            else:
-                report.computed.append(task.key)
+            _record(report, task.key, execute(str(store.root), task.key, task.fn, task.args))
             if on_done is not None:
                 on_done(task.key)
 
@@ -251,29 +268,32 @@ class DaskEngine(Engine):
     ) -> None:
         from distributed import as_completed
 
-        futures = {
-            self.client.submit(
-                execute, str(store.root), t.key, t.fn, t.args, key=f"casehunt-{t.key}", pure=False
-            ): t.key
-            for t in tasks
-        }
+        futures: dict[Any, str] = {}
+        by_key: dict[str, Any] = {}
+        for t in tasks:
+            after = [by_key[k] for k in t.after if k in by_key]
+            by_key[t.key] = self.client.submit(
+                execute, str(store.root), t.key, t.fn, t.args, *after,
+                key=f"casehunt-{t.key}", pure=False,
+            )  # fmt: skip
+            futures[by_key[t.key]] = t.key
         for future in as_completed(futures, loop=self.client.loop):
             key = futures[future]
             try:  # waits again if the result was lost with its worker and is recomputed
-                seconds = float(future.result())
-            except Exception as exc:
+                outcome = future.result()
+            except Exception as exc:  # the worker died (KilledWorker), or one it needed did
                 if store.has(key):  # it finished; only the small return value was lost
-                    report.computed.append(key)
+                    outcome = {"seconds": 0.0}
                 else:
                     tb = future.traceback()
                     text = "".join(traceback.format_tb(tb)) if tb is not None else ""
-                    report.failed.append(TaskFailure(key, f"{type(exc).__name__}: {exc}", text))
-            else:
-                report.computed.append(key)
-                report.task_seconds[key] = seconds
-            future.release()
+                    outcome = {"error": f"{type(exc).__name__}: {exc}", "traceback": text}
+            _record(report, key, outcome)
             if on_done is not None:
                 on_done(key)
+        # released only now: a task's outcome must outlive the tasks that wait for it
+        for future in futures:
+            future.release()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
