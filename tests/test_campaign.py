@@ -287,3 +287,41 @@ def test_casehunt_run_on_a_local_cluster_gives_the_same_scores(
     ):
         np.testing.assert_array_equal(a["score"][:], b["score"][:])
         np.testing.assert_array_equal(a["selected"][:], b["selected"][:])
+
+
+def test_amounts_in_significance_and_cross_section(
+    tmp_path: Path, toy_files: dict[str, Path]
+) -> None:
+    cfg = campaign_config(toy_files, seeds=1, limits=True)
+    cfg["campaign"].pop("n_events")
+    cfg["injection"]["region"] = "sr_3300_3700"
+    by_s = run_campaign(
+        Config({**cfg, "campaign": {**cfg["campaign"], "s_over_sqrt_b": [0, 2, 4]}}),
+        tmp_path / "s",
+        SerialEngine(),
+        progress=False,
+    )
+    assert by_s["unit"] == "S/sqrt(B)"
+    for level in (2, 4):
+        summary = json.loads((tmp_path / "s" / "runs" / f"s_over_sqrt_b_{level}_seed3" / "summary.json").read_text())  # fmt: skip
+        assert summary["injection"]["s_over_sqrt_b"] == pytest.approx(level, abs=0.05)
+    # the limit at zero injection is in the same units as the others (not in events)
+    excluded = {p["level"]: p["excluded_xsec"] for p in by_s["results"]["inclusive"]["points"]}
+    assert 0.2 * excluded[2.0] < excluded[0.0] < 5 * excluded[2.0]
+    lumi = 10.0
+    by_xs = run_campaign(
+        Config(
+            {**cfg, "campaign": {**cfg["campaign"], "cross_section": [0, 30], "luminosity": lumi}}
+        ),
+        tmp_path / "xs",
+        SerialEngine(),
+        progress=False,
+    )
+    assert by_xs["unit"] == "fb"
+    presel = json.loads((tmp_path / "xs" / "prepared" / "meta.json").read_text())
+    summary = json.loads((tmp_path / "xs" / "runs" / "cross_section_30_seed3" / "summary.json").read_text())  # fmt: skip
+    assert summary["injection"]["n_injected"] == round(
+        30 * lumi * presel["signal_presel_efficiency"]
+    )
+    point = next(p for p in by_xs["results"]["inclusive"]["points"] if p["level"] == 30.0)
+    assert point["expected_signal"] == pytest.approx(summary["injection"]["n_injected"])

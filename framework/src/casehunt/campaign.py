@@ -174,7 +174,15 @@ def assemble_task(
                 for k, key in enumerate(keys[i]):
                     scores[folds == k] = store.load(key)
                 selections[name][region.name] = record_selection(
-                    stage, name, region, scores, data, m, folds, config.efficiency(region)
+                    stage,
+                    name,
+                    region,
+                    scores,
+                    data,
+                    m,
+                    folds,
+                    config.efficiency(region),
+                    config["regions"]["resonant_feature"],
                 )
         seeds = {
             "run": point.seed,
@@ -232,11 +240,16 @@ def scan_task(
         read_signal_templates(first / "signal_templates.h5"), resolution=stats.resolution
     )
 
+    # preselected signal events per unit of the amount; with nothing injected, the others'
+    # (for S/sqrt(B) it depends on the region's background, not only on the luminosity)
+    ratios = [r["injection"]["n_injected"] / lv for lv, r in runs.items() if lv > 0]
+    nominal = float(np.median(ratios)) if ratios else luminosity
+
     def callback(level: float) -> tuple[np.ndarray, float, float]:
         run = runs[level]
         folder = Path(output) / run["run"]
         n_inj = run["injection"]["n_injected"]
-        per_unit = n_inj / level if level > 0 else luminosity
+        per_unit = n_inj / level if level > 0 else nominal
         if method == INCLUSIVE:
             return read_inclusive(folder / "inclusive.h5"), 1.0, per_unit
         _, regions = read_selection(folder / method / "selection.h5")
