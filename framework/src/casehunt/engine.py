@@ -19,6 +19,7 @@ import os
 import pickle
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,30 +271,46 @@ class DaskEngine(Engine):
 
         futures: dict[Any, str] = {}
         by_key: dict[str, Any] = {}
+        batch = uuid.uuid4().hex[:8]  # a retried task must not meet its failed namesake
         for t in tasks:
             after = [by_key[k] for k in t.after if k in by_key]
             by_key[t.key] = self.client.submit(
                 execute, str(store.root), t.key, t.fn, t.args, *after,
-                key=f"casehunt-{t.key}", pure=False,
+                key=f"casehunt-{t.key}-{batch}", pure=False,
             )  # fmt: skip
             futures[by_key[t.key]] = t.key
+        # as_completed may yield a future twice (lost with its worker, then recomputed)
+        # and then stop before the others: every future is settled once, afterwards too
+        seen: set[str] = set()
+        pending = list(futures)
         for future in as_completed(futures, loop=self.client.loop):
-            key = futures[future]
-            try:  # waits again if the result was lost with its worker and is recomputed
-                outcome = future.result()
-            except Exception as exc:  # the worker died (KilledWorker), or one it needed did
-                if store.has(key):  # it finished; only the small return value was lost
-                    outcome = {"seconds": 0.0}
-                else:
-                    tb = future.traceback()
-                    text = "".join(traceback.format_tb(tb)) if tb is not None else ""
-                    outcome = {"error": f"{type(exc).__name__}: {exc}", "traceback": text}
-            _record(report, key, outcome)
-            if on_done is not None:
-                on_done(key)
+            if futures[future] not in seen:
+                self._settle(future, futures[future], store, report, on_done)
+                seen.add(futures[future])
+        for future in pending:
+            if futures[future] not in seen:
+                self._settle(future, futures[future], store, report, on_done)
+                seen.add(futures[future])
         # released only now: a task's outcome must outlive the tasks that wait for it
         for future in futures:
             future.release()
+
+    @staticmethod
+    def _settle(
+        future: Any, key: str, store: TaskStore, report: EngineReport, on_done: Any
+    ) -> None:
+        try:  # waits again if the result was lost with its worker and is recomputed
+            outcome = future.result()
+        except Exception as exc:  # the worker died (KilledWorker), or one it needed did
+            if store.has(key):  # it finished; only the small return value was lost
+                outcome = {"seconds": 0.0}
+            else:
+                tb = future.traceback()
+                text = "".join(traceback.format_tb(tb)) if tb is not None else ""
+                outcome = {"error": f"{type(exc).__name__}: {exc}", "traceback": text}
+        _record(report, key, outcome)
+        if on_done is not None:
+            on_done(key)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
