@@ -3,6 +3,12 @@
 Every section has a fixed set of keys; an unknown key is an error that names it and
 lists the valid ones (a typo must not silently fall back to a default). Relative paths
 are resolved against the configuration file's folder.
+
+The resonant feature (`regions.resonant_feature`, mjj by default; any column, e.g. the
+heavier jet's mass `mj1`) is where the signal is localised: the windows, sidebands,
+injection amounts, selections, signal templates and statistics are all in it. For a
+feature other than mjj the statistics fit the exponential polynomial (`exppoly`) instead
+of the CMS dijet function unless `statistics.background` says otherwise.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
     "regions": {
         "resonant_feature": "mjj",
         "windows": None,  # [[low, high], ...]
-        "sideband_width": 200.0,  # GeV, with `windows`
+        "sideband_width": 200.0,  # with `windows`, in the feature's units (GeV)
         "edges": None,  # [[e0, e1, ...], ...]: inner bins are signal regions
         "preset": None,  # "case": CASE's staggered sets A and B
         "sliding": None,  # {start, stop, width_fraction, n_sets}
@@ -54,12 +60,17 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "n_events": None,  # events injected in all
         "s_over_sqrt_b": None,  # or: S / sqrt(B) in `region`
         "region": None,  # region name; default: the first region
-        "signal_mass": None,  # GeV, names the signal template for the statistics
+        # names the signal template for the statistics: the signal's value of the
+        # resonant feature (GeV), e.g. the X mass when the feature is a jet mass
+        "signal_mass": None,
         "cross_section": None,  # pb, optional, recorded for the statistics
     },
     "selection": {"efficiency": 0.01, "efficiency_by_region": {}},
     "methods": {},  # name -> options (+ the core's keys in METHOD_KEYS)
-    "statistics": {},  # passed to casehunt_stats.StatsConfig
+    # passed to casehunt_stats.StatsConfig; `background` defaults to "exppoly" when the
+    # resonant feature is not mjj (written into the resolved config, so the manifest and
+    # `casehunt stats rerun` use it too)
+    "statistics": {},
     "output": {"plots": True, "statistics": True},
     # `casehunt campaign`: the injection study (one run per amount and seed); give exactly
     # one list of amounts. `cross_section` is in fb and needs `luminosity` in fb^-1.
@@ -117,6 +128,11 @@ class Config:
             data[section] = {**copy.deepcopy(defaults), **copy.deepcopy(dict(given))}
         self.data = data
         self._validate()
+        feature = data["regions"]["resonant_feature"]
+        if not isinstance(feature, str) or not feature:
+            raise ConfigError(f"regions.resonant_feature must be a column name, got {feature!r}")
+        if feature != "mjj" and "background" not in data["statistics"]:
+            data["statistics"]["background"] = "exppoly"
 
     @classmethod
     def from_file(cls, path: str | Path) -> Config:

@@ -242,7 +242,15 @@ def run_analysis(
                     ).scores
                     global_scores = scores if cls.training == "global" else None
                 selections[name][region.name] = record_selection(
-                    stage, name, region, scores, data, m, folds, config.efficiency(region)
+                    stage,
+                    name,
+                    region,
+                    scores,
+                    data,
+                    m,
+                    folds,
+                    config.efficiency(region),
+                    feature,
                 )
             timings.setdefault(f"{name}_s", time.perf_counter() - t0)
         bar.close()
@@ -333,8 +341,12 @@ def record_selection(
     m: np.ndarray,
     folds: np.ndarray,
     efficiency: float,
+    feature: str = "mjj",
 ) -> dict[str, Any]:
-    """Select at `efficiency` with the threshold from the sidebands; write the scores file."""
+    """Select at `efficiency` with the threshold from the sidebands; write the scores file.
+
+    `m` holds the resonant feature `feature` (saved as the `mjj` dataset, see results.py).
+    """
     threshold = sideband_threshold(scores, m, region, efficiency)
     chosen = select(scores, threshold)
     write_scores(
@@ -346,7 +358,12 @@ def record_selection(
         selected=chosen,
         injected=data.injected,
         labels=data.labels,
-        attrs={"method": name, "region": region.name, "threshold": threshold},
+        attrs={
+            "method": name,
+            "region": region.name,
+            "threshold": threshold,
+            "resonant_feature": feature,
+        },
     )
     return _selection_summary(region, efficiency, threshold, chosen, data, scores, m)
 
@@ -371,13 +388,14 @@ def finish_run(
     t_start: float,
 ) -> RunResult:
     """Everything after the scores: selections, spectra, manifest, plots, statistics, report."""
+    feature = config["regions"]["resonant_feature"]
     for name, sels in selections.items():
-        write_selection(stage / name / "selection.h5", name, sels)
+        write_selection(stage / name / "selection.h5", name, sels, feature)
         pm.hook.casehunt_method_finished(method=name, result=_public(sels), config=config.to_dict())
-    m = np.asarray(data.events[config["regions"]["resonant_feature"]], dtype=np.float64)
-    write_spectrum(stage / "inclusive.h5", m, n_events=data.n_events)
+    m = np.asarray(data.events[feature], dtype=np.float64)
+    write_spectrum(stage / "inclusive.h5", m, n_events=data.n_events, resonant_feature=feature)
     if signal_templates:
-        write_signal_templates(stage / "signal_templates.h5", signal_templates)
+        write_signal_templates(stage / "signal_templates.h5", signal_templates, feature)
     write_json(stage / "cutflow.json", {"data": cutflow, "signal": signal_cutflow})
     manifest = build_manifest(
         config.to_dict(),
@@ -393,7 +411,9 @@ def finish_run(
 
         (stage / "plots").mkdir(exist_ok=True)
         for name, sels in selections.items():
-            plot_mjj_selection(stage / "plots" / f"mjj_{name}.png", name, m, sels, data.injected)
+            plot_mjj_selection(
+                stage / "plots" / f"mjj_{name}.png", name, m, sels, data.injected, feature
+            )
 
     statistics = None
     if stats_config is not None:

@@ -1,4 +1,4 @@
-"""Plots of a run: the mjj spectra before and after each method's selection."""
+"""Plots of a run: the resonant-feature spectra before and after each method's selection."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ def plot_mjj_selection(
     mjj_all: np.ndarray,
     selections: dict[str, dict[str, Any]],
     injected: np.ndarray | None = None,
+    feature: str = "mjj",
 ) -> None:
-    """Inclusive and selected mjj spectra, one panel per region, signal windows shaded."""
+    """Inclusive and selected spectra of the resonant feature `feature` (values `mjj_all`),
+    one panel per region, signal windows shaded."""
+    from casehunt_stats.plotting import feature_label
+
     plt = _pyplot()
     import mplhep
 
@@ -58,7 +62,7 @@ def plot_mjj_selection(
         ax.axvspan(region.sb_low, region.low, color="tab:blue", alpha=0.07, label="sidebands")
         ax.axvspan(region.high, region.sb_high, color="tab:blue", alpha=0.07)
         ax.set_yscale("log")
-        ax.set_xlabel(r"$m_{jj}$ [GeV]")
+        ax.set_xlabel(feature_label(feature))
         ax.set_ylabel("events / bin")
         ax.set_title(f"{method}: {name}", fontsize=16)
         ax.legend(fontsize=11)

@@ -335,8 +335,16 @@ def _selection_section(summary: Any, error: str | None, figures: Figures) -> lis
         )
     )
     for method in selections:
-        parts.append(figures.figure(f"mjj_{method}.png", f"{method}: mjj before and after"))
+        parts.append(
+            figures.figure(
+                f"mjj_{method}.png", f"{method}: resonant-feature spectrum before and after"
+            )
+        )
     return parts
+
+
+#: The background functions of casehunt_stats, by their name in the fit results.
+FUNCTION_NAMES = {"dijet": "dijet function", "exppoly": "exponential polynomial"}
 
 
 def _load_stats(results_dir: Path) -> tuple[dict[str, tuple[Any, str | None]], str | None]:
@@ -407,7 +415,8 @@ def _fits_section(stats: dict, stats_error: str | None, figures: Figures) -> lis
             [
                 method,
                 region,
-                f"dijet function, {fit.get('n_params')} parameters",
+                f"{FUNCTION_NAMES.get(fit.get('background', 'dijet'), '?')}, "
+                f"{fit.get('n_params')} parameters",
                 ftest.get("chosen_n_params", fit.get("n_params")),
                 _ftest_text(ftest),
                 f"{fmt(fit.get('chi2'), '.1f')} / {fmt(fit.get('ndof'))}",
@@ -449,7 +458,11 @@ def _fits_section(stats: dict, stats_error: str | None, figures: Figures) -> lis
     ]
     return [
         table(head, rows, text_cols=(0, 1, 2, 4)),
-        note("f(x) = p0 (1-x)^p1 / x^(p2 + p3 ln x + p4 ln² x), x = mjj / sqrt(s)."),
+        note(
+            "dijet function: f(x) = p0 (1-x)^p1 / x^(p2 + p3 ln x + p4 ln² x), "
+            "x = mjj / sqrt(s); exponential polynomial: f(x) = p0 exp(p1 x + p2 x² + ...), "
+            "x = the resonant feature scaled to [0, 1] over the fit range."
+        ),
         *candidates,
         *parts,
     ]
@@ -523,8 +536,46 @@ def _significance_section(stats: dict, stats_error: str | None) -> list[str]:
         parts.append(note("With no toy above the observed maximum, p is below 1 / toys."))
     else:
         parts.append(note("Not computed (statistics.global_toys is 0)."))
+    parts += _bumphunter_comparison(stats)
     parts.append(note("The scans are plotted next to each background fit above."))
     return parts
+
+
+def _bumphunter_comparison(stats: dict) -> list[str]:
+    """BumpHunter next to the likelihood scan, where the rerun computed it (bumphunter_toys)."""
+    rows = []
+    for method, region, reg in _regions(stats):
+        bh = reg.get("bumphunter") if isinstance(reg, dict) else None
+        if not isinstance(bh, dict):
+            continue
+        if "error" in bh:
+            rows.append([method, region, bad(f"failed: {bh['error']}"), *["–"] * 5])
+            continue
+        lik = bh.get("likelihood") or {}
+        win = bh.get("window")
+        p_err = f"{fmt(bh.get('global_p'), '.3g')} ± {fmt(bh.get('global_p_err'), '.2g')}"
+        lik_p = "–"
+        if lik.get("global_p") is not None:
+            lik_p = f"{fmt(lik.get('global_p'), '.3g')} ± {fmt(lik.get('global_p_err'), '.2g')}"
+        rows.append([
+            method, region,
+            f"[{fmt(win[0], '.0f')}, {fmt(win[1], '.0f')})" if win else "no excess",
+            f"{fmt(bh.get('local_p'), '.3g')} (t = {fmt(bh.get('t'), '.2f')})",
+            f"{p_err} ({bh.get('n_toys')} toys)",
+            f"{fmt(lik.get('max_z_mass'), '.0f')} (Z = {fmt(lik.get('max_z'), '.2f')})",
+            lik_p,
+            fmt(bh.get("max_z_mass_in_window")),
+        ])  # fmt: skip
+    if not rows:
+        return []
+    head = ["selection", "region", "BumpHunter window [GeV]", "local p", "global p",
+            "likelihood max Z at [GeV]", "likelihood global p", "max Z in window"]  # fmt: skip
+    return [
+        heading(3, "BumpHunter cross-check"),
+        table(head, rows, text_cols=(0, 1, 2)),
+        note("BumpHunter (arXiv:1101.0390) assumes no signal shape; its global p is expected "
+             "to be larger than the likelihood scan's for a resonance of the expected width."),
+    ]  # fmt: skip
 
 
 def _band(values: Any, spec: str = ".4g") -> list[str]:

@@ -89,16 +89,21 @@ def write_scores(
             f.attrs[key] = value
 
 
-def write_selection(path: Path, method: str, selections: dict[str, dict[str, Any]]) -> None:
+def write_selection(
+    path: Path, method: str, selections: dict[str, dict[str, Any]], resonant_feature: str = "mjj"
+) -> None:
     """The selected events of every region of one method, as they go into the fit.
 
     One group per region with datasets event_id, mjj, score and attributes efficiency,
-    threshold and the window edges (the contract read by casehunt_stats.rerun).
+    threshold and the window edges (the contract read by casehunt_stats.rerun). The
+    `mjj` datasets of every results file hold the resonant feature, whichever it is, so
+    that old and new results read alike; the root attribute `resonant_feature` names it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         f.attrs["method"] = method
         f.attrs["format_version"] = SELECTION_FORMAT_VERSION
+        f.attrs["resonant_feature"] = resonant_feature
         for name, sel in selections.items():
             region: SignalRegion = sel["region"]
             g = f.create_group(name)
@@ -120,8 +125,11 @@ def write_spectrum(path: Path, mjj: np.ndarray, **attrs: Any) -> None:
             f.attrs[key] = value
 
 
-def write_signal_templates(path: Path, templates: dict[int, np.ndarray]) -> None:
-    """Preselected signal mjj per simulated mass, for the signal-shape fit."""
+def write_signal_templates(
+    path: Path, templates: dict[int, np.ndarray], resonant_feature: str = "mjj"
+) -> None:
+    """Preselected signal values of the resonant feature per signal mass, for the shape fit."""
     with h5py.File(path, "w") as f:
+        f.attrs["resonant_feature"] = resonant_feature
         for mass, mjj in templates.items():
             f.create_group(str(int(mass))).create_dataset("mjj", data=np.asarray(mjj, np.float64))

@@ -2,7 +2,7 @@
 
 CASE (arXiv:2412.03747, Sec. 6): the score threshold is the (1 - eps) quantile of the
 scores of sideband events, the high sideband weighted to the low one's event count, and
-the selected events at any mjj go to the fit. Setting the threshold away from the signal
+the selected events at any value of the resonant feature (mjj by default) go to the fit. Setting the threshold away from the signal
 region keeps a signal in it from moving the cut.
 """
 
@@ -36,7 +36,7 @@ def sideband_threshold(
         raise RegionError(
             f"region {region.name}: no events in the sidebands "
             f"[{region.sb_low:g}, {region.low:g}) and [{region.high:g}, {region.sb_high:g}); "
-            "widen the sidebands or lower the mjj threshold"
+            "widen the sidebands or loosen the preselection"
         )
     weights = np.zeros(len(scores))
     weights[low] = 1.0

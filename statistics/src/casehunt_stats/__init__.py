@@ -1,6 +1,7 @@
 """casehunt-stats: the shared statistics backend of casehunt.
 
-Dijet background fits with an F-test, signal shapes, local/expected/global
+Background fits (the CMS dijet function, or an exponential polynomial for any
+resonant feature) with an F-test, signal shapes, local/expected/global
 significance, pyhf CLs limits, injection-calibrated limits, the discovery
 cross section and the bias test, as in the CMS CASE search (arXiv:2412.03747).
 """
@@ -13,12 +14,14 @@ except PackageNotFoundError:
     __version__ = "0+unknown"
 
 from .bias import BiasResult, bias_test
+from .bumphunter import BumpHunterResult, bumphunter_on_fit, bumphunter_scan
 from .config import StatsConfig
 from .dijet import (
     DIJET_BIN_EDGES,
     BackgroundFit,
     bin_events,
     dijet_function,
+    exppoly_function,
     fit_background,
     fit_binned,
     integrate_dijet,
@@ -51,6 +54,7 @@ __all__ = [
     "DIJET_BIN_EDGES",
     "BackgroundFit",
     "BiasResult",
+    "BumpHunterResult",
     "FTestResult",
     "FitError",
     "GlobalSignificance",
@@ -66,12 +70,15 @@ __all__ = [
     "__version__",
     "bias_test",
     "bin_events",
+    "bumphunter_on_fit",
+    "bumphunter_scan",
     "calibrated_limit",
     "cls_upper_limit",
     "counting_significance",
     "dijet_function",
     "discovery_cross_section",
     "expected_significance",
+    "exppoly_function",
     "fit_background",
     "fit_binned",
     "fit_with_ftest",

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .dijet import FAMILIES
+
 __all__ = ["StatsConfig"]
 
 
@@ -16,17 +18,27 @@ __all__ = ["StatsConfig"]
 class StatsConfig:
     """Every setting of the statistical analysis, with CASE defaults.
 
+    All masses, ranges and widths are in the units of the resonant feature (GeV for
+    mjj or a jet mass).
+
     Attributes:
+        background: the background function, ``"dijet"`` (the CMS dijet function, for
+            mjj; default) or ``"exppoly"`` (exp of a polynomial in the feature scaled
+            to [0, 1] over the fit range, for any other feature, e.g. a jet mass).
         sqrt_s: centre-of-mass energy in GeV; x = mjj / sqrt_s in the dijet function.
-        fit_range: ``[lo, hi]`` of the background fit in GeV; None takes it from the
-            data (lowest selected mjj rounded down, highest rounded up, to ``bin_width``).
-        bin_width: width of the fine likelihood bins in GeV (CASE: 4 GeV).
+        fit_range: ``[lo, hi]`` of the background fit; None takes it from the data
+            (lowest selected value rounded down, highest rounded up, to ``bin_width``).
+        bin_width: width of the fine likelihood bins (CASE: 4 GeV).
+        chi2_bin_width: width of uniform bins for the chi2, the F-test and the plots;
+            None: the CMS dijet bins for ``dijet``, 5 x ``bin_width`` for ``exppoly``.
         ftest_threshold: F-test p-value below which the larger model is taken (0.10).
         max_rel_uncertainty: cap on the relative fit uncertainty at the signal mass
             for taking the larger model (0.15).
-        n_params: candidate numbers of dijet-function parameters, smallest first.
-        mass_hypotheses: ``{"start", "stop", "step"}`` in GeV (stop inclusive) or an
-            explicit list; None = 100 GeV steps inside the fit range.
+        n_params: candidate numbers of background-function parameters, smallest first
+            (3, 4, 5 for ``dijet``; 2 to 6 for ``exppoly``, 2 being a plain exponential).
+        mass_hypotheses: ``{"start", "stop", "step"}`` (stop inclusive) or an explicit
+            list; None = for ``dijet`` 100 GeV steps inside the fit range (15% margins),
+            for ``exppoly`` steps of 10 x ``bin_width`` (10% margins of the range).
         resolution: Gaussian-fallback signal width as a fraction of the mass.
         mass_scale_unc: signal mass-scale uncertainty (fraction, CASE 1%).
         resolution_unc: signal resolution uncertainty (fraction, CASE 3.5%).
@@ -44,11 +56,17 @@ class StatsConfig:
         poor_fit_pvalue: chi2 p-value under which the fit range is retried with a
             raised lower / lowered upper edge (CASE); 0 disables the retry.
         seed: random seed for toys.
+        bumphunter_toys: pseudo-experiments of the BumpHunter cross-check of each
+            selection's likelihood scan (arXiv:1101.0390; 0 = off).
+        bumphunter_widths: ``[min, max]`` BumpHunter window widths in (CMS dijet)
+            bins; None = 1 bin to half the bins (the paper's choice).
     """
 
+    background: str = "dijet"
     sqrt_s: float = 13000.0
     fit_range: tuple[float, float] | None = None
     bin_width: float = 4.0
+    chi2_bin_width: float | None = None
     ftest_threshold: float = 0.10
     max_rel_uncertainty: float = 0.15
     n_params: tuple[int, ...] = (3, 4, 5)
@@ -67,6 +85,8 @@ class StatsConfig:
     min_events: int = 50
     poor_fit_pvalue: float = 0.0
     seed: int = 12345
+    bumphunter_toys: int = 0
+    bumphunter_widths: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -97,6 +117,8 @@ class StatsConfig:
             if not isinstance(npar, (list, tuple)):
                 raise ValueError(f"n_params must be a list of integers, got {npar!r}")
             kwargs["n_params"] = tuple(npar)
+        if isinstance(kwargs.get("bumphunter_widths"), list):
+            kwargs["bumphunter_widths"] = tuple(kwargs["bumphunter_widths"])
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +127,8 @@ class StatsConfig:
         if self.fit_range is not None:
             out["fit_range"] = [float(self.fit_range[0]), float(self.fit_range[1])]
         out["n_params"] = list(self.n_params)
+        if self.bumphunter_widths is not None:
+            out["bumphunter_widths"] = list(self.bumphunter_widths)
         if isinstance(self.mass_hypotheses, (list, tuple)):
             out["mass_hypotheses"] = [float(m) for m in self.mass_hypotheses]
         elif isinstance(self.mass_hypotheses, Mapping):
@@ -115,9 +139,19 @@ class StatsConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
+    def fit_options(self) -> dict[str, Any]:
+        """The background-function keywords of the fits (fit_with_ftest, fit_binned)."""
+        return {"family": self.background, "chi2_bin_width": self.chi2_bin_width}
+
     def masses(self, fit_range: tuple[float, float]) -> np.ndarray:
-        """The mass hypotheses in GeV; the default is 100 GeV steps well inside the range."""
+        """The mass hypotheses; the default is regular steps well inside the range."""
         mh = self.mass_hypotheses
+        if mh is None and self.background == "exppoly":
+            lo, hi = fit_range
+            step = 10.0 * self.bin_width
+            start = math.ceil((lo + 0.1 * (hi - lo)) / step) * step
+            stop = math.floor((hi - 0.1 * (hi - lo)) / step) * step
+            return np.arange(start, stop + 1e-6 * step, step) if stop >= start else np.array([])
         if mh is None:
             lo, hi = fit_range
             start = math.ceil(lo * 1.15 / 100.0) * 100.0
@@ -158,8 +192,16 @@ def _validate(c: StatsConfig) -> None:
             raise ValueError(f"{key} must be in (0, 1], got {v!r}")
         object.__setattr__(c, key, v)
 
+    if c.background not in FAMILIES:
+        raise ValueError(f"background must be one of {', '.join(FAMILIES)}, got {c.background!r}")
     positive("sqrt_s")
     positive("bin_width")
+    if c.chi2_bin_width is not None:
+        positive("chi2_bin_width")
+        if c.chi2_bin_width < c.bin_width:
+            raise ValueError(
+                f"chi2_bin_width ({c.chi2_bin_width}) must be at least bin_width ({c.bin_width})"
+            )
     fraction("ftest_threshold")
     positive("max_rel_uncertainty")
     positive("resolution")
@@ -179,13 +221,17 @@ def _validate(c: StatsConfig) -> None:
     object.__setattr__(c, "poor_fit_pvalue", pf)
     if c.fit_range is not None:
         lo, hi = (_num("fit_range", v) for v in c.fit_range)
-        if not 0 < lo < hi < c.sqrt_s:
+        if c.background == "dijet" and not 0 < lo < hi < c.sqrt_s:
             raise ValueError(f"fit_range must satisfy 0 < lo < hi < sqrt_s, got {c.fit_range!r}")
+        if not lo < hi:
+            raise ValueError(f"fit_range must satisfy lo < hi, got {c.fit_range!r}")
         object.__setattr__(c, "fit_range", (lo, hi))
     npar = tuple(c.n_params)
-    if not npar or any(isinstance(n, bool) or n not in (3, 4, 5) for n in npar):
+    allowed = FAMILIES[c.background]
+    if not npar or any(isinstance(n, bool) or n not in allowed for n in npar):
         raise ValueError(
-            f"n_params must be a non-empty list drawn from 3, 4, 5, got {c.n_params!r}"
+            f"n_params must be a non-empty list drawn from {', '.join(map(str, allowed))} "
+            f"for background {c.background!r}, got {c.n_params!r}"
         )
     object.__setattr__(c, "n_params", tuple(sorted(set(int(n) for n in npar))))
     mh = c.mass_hypotheses
@@ -222,3 +268,19 @@ def _validate(c: StatsConfig) -> None:
         object.__setattr__(c, key, v)
     if not isinstance(c.compute_limits, bool):
         raise ValueError(f"compute_limits must be true or false, got {c.compute_limits!r}")
+    _validate_bumphunter(c)
+
+
+def _validate_bumphunter(c: StatsConfig) -> None:
+    v = _int("bumphunter_toys", c.bumphunter_toys)
+    if v < 0:
+        raise ValueError(f"bumphunter_toys must be >= 0, got {v!r}")
+    object.__setattr__(c, "bumphunter_toys", v)
+    w = c.bumphunter_widths
+    if w is not None:
+        if not isinstance(w, (list, tuple)) or len(w) != 2:
+            raise ValueError(f"bumphunter_widths must be [min, max] in bins, got {w!r}")
+        lo, hi = (_int("bumphunter_widths", x) for x in w)
+        if not 1 <= lo <= hi:
+            raise ValueError(f"bumphunter_widths must satisfy 1 <= min <= max, got {w!r}")
+        object.__setattr__(c, "bumphunter_widths", (lo, hi))

@@ -1,8 +1,15 @@
-"""The CMS dijet background function and its binned Poisson likelihood fit.
+"""The background functions and their binned Poisson likelihood fit.
 
-f(x) = p0 (1-x)^p1 / x^(p2 + p3 ln x + p4 ln^2 x),  x = mjj / sqrt(s)
-(CMS dijet searches, e.g. arXiv:1911.03947; CASE arXiv:2412.03747, Sec. 6),
-here a density in events per GeV of mjj.
+Two families (``family``), both densities in events per unit of the resonant feature m:
+
+* ``"dijet"``, the CMS dijet function (the default, for mjj):
+  f(x) = p0 (1-x)^p1 / x^(p2 + p3 ln x + p4 ln^2 x),  x = m / sqrt(s)
+  (CMS dijet searches, e.g. arXiv:1911.03947; CASE arXiv:2412.03747, Sec. 6);
+* ``"exppoly"``, the exponential of a polynomial, for any other feature (e.g. a jet mass):
+  f(x) = p0 exp(p1 x + p2 x^2 + ... + p_{k-1} x^{k-1}),  x = (m - lo) / (hi - lo)
+  with [lo, hi] the fit range, so x is in [0, 1] (the "exponential of a second-order
+  polynomial" of the ATLAS H -> gamma gamma background models, arXiv:1408.7084, Sec. 5,
+  taken to higher orders; the orders are chosen by the same F-test).
 
 Numerics: the fit does not use p0 directly. The parameters are
 theta = (N, p1, ..., p_{k-1}) with N the total predicted count in the fit range,
@@ -26,11 +33,13 @@ from .errors import FitError, StatsError
 
 __all__ = [
     "DIJET_BIN_EDGES",
+    "FAMILIES",
     "BackgroundFit",
     "DijetModel",
     "bin_events",
     "chi2_binning",
     "dijet_function",
+    "exppoly_function",
     "fit_background",
     "fit_binned",
     "integrate_dijet",
@@ -48,12 +57,47 @@ DIJET_BIN_EDGES = np.array(
 
 PARAM_NAMES = ("p0", "p1", "p2", "p3", "p4")
 
+#: The background families and the numbers of parameters each allows (smallest first).
+FAMILIES: dict[str, tuple[int, ...]] = {"dijet": (3, 4, 5), "exppoly": (2, 3, 4, 5, 6)}
+
+#: Width of the chi2 bins of an exppoly fit, in fine bins, when none is given.
+EXPPOLY_CHI2_FINE_BINS = 5
+
 
 def _basis(x: np.ndarray, k: int) -> np.ndarray:
     """d log f / d p_j for j = 1..k-1: ln(1-x), -ln x, -ln^2 x, -ln^3 x."""
     lx = np.log(x)
     cols = [np.log1p(-x), -lx, -(lx**2), -(lx**3)]
     return np.stack(cols[: k - 1], axis=-1)
+
+
+def _check_family(family: str, n_params: int | None = None) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"background family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    if n_params is not None and n_params not in FAMILIES[family]:
+        allowed = ", ".join(map(str, FAMILIES[family]))
+        raise ValueError(f"the {family} function takes {allowed} parameters, got {n_params}")
+
+
+def _log_basis(
+    m: np.ndarray, k: int, family: str, sqrt_s: float, x_range: tuple[float, float]
+) -> np.ndarray:
+    """d log f / d p_j (j = 1..k-1) at the feature values ``m`` for either family."""
+    m = np.asarray(m, dtype=float)
+    if family == "dijet":
+        return _basis(m / sqrt_s, k)
+    t = (m - x_range[0]) / (x_range[1] - x_range[0])
+    return np.stack([t**j for j in range(1, k)], axis=-1)
+
+
+def exppoly_function(
+    m: np.ndarray | float, params: Sequence[float], x_range: tuple[float, float]
+) -> np.ndarray:
+    """p0 exp(p1 x + ... + p_{k-1} x^{k-1}), x = (m - lo) / (hi - lo), per unit of m."""
+    p = np.asarray(params, dtype=float)
+    _check_family("exppoly", p.size)
+    logf = _log_basis(m, p.size, "exppoly", SQRT_S, x_range) @ p[1:]
+    return p[0] * np.exp(logf)
 
 
 def _check_params(params: Sequence[float]) -> np.ndarray:
@@ -102,7 +146,11 @@ def _simpson_nodes(edges: np.ndarray, max_step: float | None = None):
 
 
 class DijetModel:
-    """Expected counts of the dijet function in fixed bins, theta = (N, p1, ...).
+    """Expected counts of a background function in fixed bins, theta = (N, p1, ...).
+
+    ``family`` is ``"dijet"`` (default) or ``"exppoly"``; the exppoly variable x is
+    scaled over ``x_range`` (default: these bins), which must be the fit range of the
+    parameters when the model is evaluated in other bins (a window, a wider range).
 
     With ``transform`` T the shape parameters are c with (p1, ...) = T c (see
     :func:`conditioning_transform`); the fits use this to be well conditioned.
@@ -117,16 +165,22 @@ class DijetModel:
         n_params: int,
         sqrt_s: float = SQRT_S,
         transform: np.ndarray | None = None,
+        *,
+        family: str = "dijet",
+        x_range: tuple[float, float] | None = None,
     ) -> None:
-        if n_params not in (3, 4, 5):
-            raise ValueError(f"n_params must be 3, 4 or 5, got {n_params}")
+        _check_family(family, n_params)
         self.edges = np.asarray(edges, dtype=float)
         if self.edges.ndim != 1 or self.edges.size < 2 or np.any(np.diff(self.edges) <= 0):
             raise ValueError("bin edges must be increasing with at least one bin")
-        if self.edges[0] <= 0 or self.edges[-1] >= sqrt_s:
+        if family == "dijet" and (self.edges[0] <= 0 or self.edges[-1] >= sqrt_s):
             raise ValueError(f"bin edges must lie inside (0, sqrt_s={sqrt_s}) GeV")
         self.n_params = n_params
         self.sqrt_s = float(sqrt_s)
+        self.family = family
+        self.x_range = (
+            (float(self.edges[0]), float(self.edges[-1])) if x_range is None else tuple(x_range)
+        )
         e = self.edges
         mids = 0.5 * (e[:-1] + e[1:])
         # nodes: e0, m0, e1, m1, ..., e_n  (shared edges)
@@ -134,7 +188,7 @@ class DijetModel:
         self._nodes[0::2] = e
         self._nodes[1::2] = mids
         self._h6 = np.diff(e) / 6.0
-        self._G = _basis(self._nodes / self.sqrt_s, n_params)
+        self._G = _log_basis(self._nodes, n_params, family, self.sqrt_s, self.x_range)
         # optional linear reparametrisation of the shape: p[1:] = transform @ c
         self.transform = None if transform is None else np.asarray(transform, dtype=float)
         if self.transform is not None:
@@ -218,18 +272,25 @@ def bin_events(
 
 
 def chi2_binning(
-    fit_range: tuple[float, float], fine_edges: np.ndarray | None = None
+    fit_range: tuple[float, float],
+    fine_edges: np.ndarray | None = None,
+    width: float | None = None,
 ) -> np.ndarray:
-    """CMS dijet bin edges clipped to (and extended over) the fit range.
+    """The chi2 (and plot) bins: CMS dijet bin edges, or uniform bins of ``width``.
 
-    Beyond 6800 GeV the edges continue in 400 GeV steps; edges are snapped to the
-    fine likelihood bins when those are given so that observed counts are exact.
+    The CMS edges are clipped to (and extended over) the fit range, beyond 6800 GeV
+    in 400 GeV steps; uniform bins start at the lower edge of the range. Edges are
+    snapped to the fine likelihood bins when those are given so that observed counts
+    are exact.
     """
     lo, hi = fit_range
-    ext = list(DIJET_BIN_EDGES)
-    while ext[-1] < hi:
-        ext.append(ext[-1] + 400.0)
-    inner = [e for e in ext if lo < e < hi]
+    if width is not None:
+        inner = list(lo + width * np.arange(1, math.ceil((hi - lo) / width - 1e-9)))
+    else:
+        ext = list(DIJET_BIN_EDGES)
+        while ext[-1] < hi:
+            ext.append(ext[-1] + 400.0)
+        inner = [e for e in ext if lo < e < hi]
     edges = np.array([lo, *inner, hi], dtype=float)
     if fine_edges is not None:
         idx = np.unique(np.searchsorted(fine_edges, edges).clip(0, fine_edges.size - 1))
@@ -270,10 +331,12 @@ def poisson_nll(counts: np.ndarray, mu: np.ndarray) -> float:
 
 @dataclasses.dataclass
 class BackgroundFit:
-    """Result of a dijet-function fit.
+    """Result of a background fit (the dijet function or the exponential polynomial).
 
-    ``params`` are (p0, p1, ...) of :func:`dijet_function` (events per GeV);
-    ``theta`` = (N, p1, ...) are the fitted parameters with ``theta_cov``.
+    ``params`` are (p0, p1, ...) of :func:`dijet_function` or :func:`exppoly_function`
+    (events per unit of the feature; exppoly's x is scaled over ``fit_range``);
+    ``theta`` = (N, p1, ...) are the fitted parameters with ``theta_cov``;
+    ``chi2_bin_width`` None means the CMS dijet bins for the chi2 and the plots.
     """
 
     n_params: int
@@ -290,6 +353,8 @@ class BackgroundFit:
     edges: np.ndarray
     counts: np.ndarray
     converged: bool = True
+    family: str = "dijet"
+    chi2_bin_width: float | None = None
 
     @property
     def chi2_pvalue(self) -> float:
@@ -297,7 +362,24 @@ class BackgroundFit:
 
     @property
     def model(self) -> DijetModel:
-        return DijetModel(self.edges, self.n_params, self.sqrt_s)
+        return self.model_on(self.edges)
+
+    def model_on(self, edges: np.ndarray, transform: np.ndarray | None = None) -> DijetModel:
+        """This fit's function in other bins (x of exppoly still scaled over the fit range)."""
+        return DijetModel(
+            edges, self.n_params, self.sqrt_s, transform, family=self.family, x_range=self.fit_range
+        )
+
+    def conditioned_model(self) -> tuple[np.ndarray, DijetModel]:
+        """(T, model in conditioned parameters c, p[1:] = T c) on the fine fit bins."""
+        tmat = conditioning_transform(
+            self.counts, self.edges, self.n_params, self.sqrt_s, family=self.family
+        )
+        return tmat, self.model_on(self.edges, tmat)
+
+    def _log_f(self, m: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        g = _log_basis(m, self.n_params, self.family, self.sqrt_s, self.fit_range)
+        return g @ theta[1:] + self.model.log_p0(theta)
 
     @property
     def log_p0(self) -> float:
@@ -306,10 +388,9 @@ class BackgroundFit:
 
     def _counts_in(self, edges: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Expected counts in ``edges`` for theta = (N, p1, ...), in log space (no overflow)."""
-        nodes, w, starts = _simpson_nodes(edges, 4.0)
-        logf = _basis(nodes / self.sqrt_s, self.n_params) @ theta[1:]
-        logf = logf + self.model.log_p0(theta)
-        return np.add.reduceat(w * np.exp(logf), starts)
+        step = 4.0 if self.family == "dijet" else float(self.edges[1] - self.edges[0])
+        nodes, w, starts = _simpson_nodes(edges, step)
+        return np.add.reduceat(w * np.exp(self._log_f(nodes, theta)), starts)
 
     def expected(self, edges: np.ndarray) -> np.ndarray:
         """Expected background counts in arbitrary bins (may extrapolate)."""
@@ -343,18 +424,13 @@ class BackgroundFit:
 
     def rel_uncertainty_at(self, mass: float) -> float:
         """Relative 1-sigma uncertainty of the fitted function at ``mass`` (F-test cap)."""
-        x = np.array([mass / self.sqrt_s])
-        k = self.n_params
-
-        def logf(t):
-            return _basis(x, k) @ t[1:] + self.model.log_p0(t)
-
+        m = np.array([float(mass)])
         # d f / f = d log f
-        return float(self._propagate(logf)[0])
+        return float(self._propagate(lambda t: self._log_f(m, t))[0])
 
     def chi2_table(self) -> dict[str, list[float]]:
-        """Observed, expected and pulls on the CMS dijet bins (for plots and JSON)."""
-        cedges = chi2_binning(self.fit_range, self.edges)
+        """Observed, expected and pulls on the chi2 bins (for plots and JSON)."""
+        cedges = chi2_binning(self.fit_range, self.edges, self.chi2_bin_width)
         idx = np.searchsorted(self.edges, cedges)
         obs = np.add.reduceat(self.counts, idx[:-1])
         exp = np.add.reduceat(self.expected_fine(), idx[:-1])
@@ -383,6 +459,8 @@ class BackgroundFit:
             "sqrt_s": self.sqrt_s,
             "n_events": float(self.counts.sum()),
             "converged": self.converged,
+            "background": self.family,
+            "chi2_bin_width": self.chi2_bin_width,
         }
 
 
@@ -391,10 +469,15 @@ def _finite_or_none(v: float) -> float | None:
 
 
 def _chi2_ndof(
-    counts: np.ndarray, edges: np.ndarray, mu: np.ndarray, fit_range, n_params: int
+    counts: np.ndarray,
+    edges: np.ndarray,
+    mu: np.ndarray,
+    fit_range,
+    n_params: int,
+    width: float | None = None,
 ) -> tuple[float, int]:
-    """Pearson chi2 on the CMS bins after merging bins with < 5 events (CASE)."""
-    cedges = chi2_binning(fit_range, edges)
+    """Pearson chi2 on the chi2 bins after merging bins with < 5 events (CASE)."""
+    cedges = chi2_binning(fit_range, edges, width)
     idx = np.searchsorted(edges, cedges)
     obs = np.add.reduceat(counts, idx[:-1])
     exp = np.add.reduceat(mu, idx[:-1])
@@ -403,13 +486,18 @@ def _chi2_ndof(
     return chi2, int(o.size - n_params)
 
 
-def _start_values(counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: float):
+def _start_values(
+    counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: float, family: str = "dijet"
+):
     """Starting shape parameters from a weighted linear fit of log(density).
 
     log f is linear in (ln p0, p1, ..., p4), so a least-squares fit to the log of
     coarse-binned densities gives good starting values for every n_params.
     """
-    group = max(1, round(50.0 / max(edges[1] - edges[0], 1e-9)))
+    if family == "dijet":
+        group = max(1, round(50.0 / max(edges[1] - edges[0], 1e-9)))
+    else:  # about 25 coarse bins over the range, in whatever unit the feature has
+        group = max(1, counts.size // 25)
     idx = np.arange(0, counts.size, group)
     c = np.add.reduceat(counts, idx)
     lo = edges[idx]
@@ -417,9 +505,10 @@ def _start_values(counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: 
     ok = c > 0
     if ok.sum() < n_params + 1:
         return None
-    x = 0.5 * (lo + hi)[ok] / sqrt_s
+    mids = 0.5 * (lo + hi)[ok]
     y = np.log(c[ok] / (hi - lo)[ok])
-    a = np.column_stack([np.ones(x.size), _basis(x, n_params)])
+    g = _log_basis(mids, n_params, family, sqrt_s, (float(edges[0]), float(edges[-1])))
+    a = np.column_stack([np.ones(mids.size), g])
     w = np.sqrt(c[ok])
     try:
         sol, *_ = np.linalg.lstsq(a * w[:, None], y * w, rcond=None)
@@ -429,7 +518,12 @@ def _start_values(counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: 
 
 
 def conditioning_transform(
-    counts: np.ndarray, edges: np.ndarray, n_params: int, sqrt_s: float = SQRT_S
+    counts: np.ndarray,
+    edges: np.ndarray,
+    n_params: int,
+    sqrt_s: float = SQRT_S,
+    *,
+    family: str = "dijet",
 ) -> np.ndarray:
     """T such that shape parameters c with (p1, ..., p_{k-1}) = T c are well conditioned.
 
@@ -440,10 +534,11 @@ def conditioning_transform(
     distribution of the data, so the Fisher information of c is close to
     N times the identity: every c_j has an error of about 1/sqrt(N) and they are
     nearly uncorrelated. This is an exact reparametrisation of the same family.
+    (The powers of x of the exponential polynomial are nearly collinear too.)
     """
     counts = np.asarray(counts, dtype=float)
     mids = 0.5 * (edges[:-1] + edges[1:])
-    g = _basis(mids / sqrt_s, n_params)
+    g = _log_basis(mids, n_params, family, sqrt_s, (float(edges[0]), float(edges[-1])))
     # empty bins keep a small weight so that a sparse tail still shapes the basis
     w = counts + 0.05 * max(counts.sum(), 1.0) / counts.size
     w = w / w.sum()
@@ -501,8 +596,13 @@ def fit_binned(
     *,
     sqrt_s: float = SQRT_S,
     start: Sequence[float] | None = None,
+    family: str = "dijet",
+    chi2_bin_width: float | None = None,
 ) -> BackgroundFit:
-    """Fit the dijet function with ``n_params`` parameters to fine-binned counts.
+    """Fit the background function with ``n_params`` parameters to fine-binned counts.
+
+    ``family`` is ``"dijet"`` or ``"exppoly"``; the chi2 uses the CMS dijet bins, or
+    uniform bins of ``chi2_bin_width`` (for exppoly by default 5 fine bins).
 
     The fit runs in conditioned shape parameters (:func:`conditioning_transform`),
     in which the likelihood is close to a well-scaled quadratic, so that it
@@ -521,13 +621,19 @@ def fit_binned(
         raise StatsError(
             f"too few events to fit ({total:.0f} in [{edges[0]:.0f}, {edges[-1]:.0f}] GeV)"
         )
-    tmat = conditioning_transform(counts, edges, n_params, sqrt_s)
-    model = DijetModel(edges, n_params, sqrt_s, transform=tmat)
+    _check_family(family, n_params)
+    if family == "exppoly" and chi2_bin_width is None:
+        chi2_bin_width = EXPPOLY_CHI2_FINE_BINS * float(edges[1] - edges[0])
+    tmat = conditioning_transform(counts, edges, n_params, sqrt_s, family=family)
+    model = DijetModel(edges, n_params, sqrt_s, transform=tmat, family=family)
     starts_p = []
-    if start is None and n_params > 3:
+    if start is None and n_params > FAMILIES[family][0]:
         # nested start: the smaller model's minimum with the new parameter at 0
         try:
-            start = fit_binned(counts, edges, n_params - 1, sqrt_s=sqrt_s).params[1:]
+            start = fit_binned(
+                counts, edges, n_params - 1, sqrt_s=sqrt_s, family=family,
+                chi2_bin_width=chi2_bin_width,
+            ).params[1:]  # fmt: skip
         except FitError:
             start = None
     if start is not None:
@@ -535,11 +641,14 @@ def fit_binned(
         st = np.asarray(start, dtype=float)[: n_params - 1]
         s[: st.size] = st
         starts_p.append(s)
-    lin = _start_values(counts, edges, n_params, sqrt_s)
+    lin = _start_values(counts, edges, n_params, sqrt_s, family)
     if lin is not None:
         starts_p.append(lin)
-    starts_p += [np.array([p1, p2, 0.0, 0.0][: n_params - 1]) for p1, p2 in
-                 ((10.0, 5.0), (0.0, 0.0), (5.0, 3.0))]  # fmt: skip
+    if family == "dijet":
+        standard = ((10.0, 5.0), (0.0, 0.0), (5.0, 3.0))
+    else:  # flat, and falling by e^-5 or e^-2 over the range
+        standard = ((0.0, 0.0), (-5.0, 0.0), (-2.0, 0.0))
+    starts_p += [np.array([p1, p2, 0.0, 0.0, 0.0][: n_params - 1]) for p1, p2 in standard]
     best = None
     seen: list[np.ndarray] = []
     for s in starts_p:
@@ -561,16 +670,16 @@ def fit_binned(
             break
     if best is None:
         raise FitError(
-            f"dijet {n_params}-parameter fit did not converge in "
-            f"[{edges[0]:.0f}, {edges[-1]:.0f}] GeV after all retries"
+            f"{family} {n_params}-parameter fit did not converge in "
+            f"[{edges[0]:g}, {edges[-1]:g}] after all retries"
         )
     c = np.array(best.values)
     cov_c = fisher_covariance(model, c)
     b = np.eye(n_params)
     b[1:, 1:] = tmat
     theta = b @ c
-    plain = DijetModel(edges, n_params, sqrt_s)
-    return _make_result(plain, counts, theta, b @ cov_c @ b.T, best.fval)
+    plain = DijetModel(edges, n_params, sqrt_s, family=family)
+    return _make_result(plain, counts, theta, b @ cov_c @ b.T, best.fval, chi2_bin_width)
 
 
 def fisher_covariance(model: DijetModel, theta: np.ndarray) -> np.ndarray:
@@ -587,7 +696,9 @@ def fisher_covariance(model: DijetModel, theta: np.ndarray) -> np.ndarray:
         return np.linalg.pinv(info)
 
 
-def _make_result(model: DijetModel, counts, theta, theta_cov, nll) -> BackgroundFit:
+def _make_result(
+    model: DijetModel, counts, theta, theta_cov, nll, chi2_bin_width: float | None = None
+) -> BackgroundFit:
     k = model.n_params
     logp0 = model.log_p0(theta)
     # p0 under- or overflows for extreme (valid) shapes; results then use log_p0 and theta
@@ -600,7 +711,7 @@ def _make_result(model: DijetModel, counts, theta, theta_cov, nll) -> Background
         cov = tjac @ theta_cov @ tjac.T
     mu = model.expected(theta)
     fit_range = (float(model.edges[0]), float(model.edges[-1]))
-    chi2, ndof = _chi2_ndof(counts, model.edges, mu, fit_range, k)
+    chi2, ndof = _chi2_ndof(counts, model.edges, mu, fit_range, k, chi2_bin_width)
     return BackgroundFit(
         n_params=k,
         params=params,
@@ -615,6 +726,8 @@ def _make_result(model: DijetModel, counts, theta, theta_cov, nll) -> Background
         sqrt_s=model.sqrt_s,
         edges=model.edges,
         counts=counts,
+        family=model.family,
+        chi2_bin_width=chi2_bin_width,
     )
 
 
@@ -626,13 +739,18 @@ def fit_background(
     bin_width: float = 4.0,
     sqrt_s: float = SQRT_S,
     start: Sequence[float] | None = None,
+    family: str = "dijet",
+    chi2_bin_width: float | None = None,
 ) -> BackgroundFit:
-    """Fit the dijet function to an array of event masses (GeV), binned in ``bin_width``."""
+    """Fit the background function to an array of feature values, binned in ``bin_width``."""
     mjj = np.asarray(mjj, dtype=float)
     if fit_range is None:
         fit_range = default_fit_range(mjj, bin_width)
     counts, edges = bin_events(mjj, fit_range, bin_width)
-    return fit_binned(counts, edges, n_params, sqrt_s=sqrt_s, start=start)
+    return fit_binned(
+        counts, edges, n_params, sqrt_s=sqrt_s, start=start, family=family,
+        chi2_bin_width=chi2_bin_width,
+    )  # fmt: skip
 
 
 def default_fit_range(mjj: np.ndarray, bin_width: float) -> tuple[float, float]:

@@ -1,7 +1,8 @@
-"""Choice of the number of dijet-function parameters by a Fisher F-test.
+"""Choice of the number of background-function parameters by a Fisher F-test.
 
 F = [(chi2_small - chi2_large) / (ndof_small - ndof_large)] / (chi2_large / ndof_large),
-chi2 on the CMS dijet bins after merging bins with fewer than 5 events; the
+chi2 on the CMS dijet bins (or uniform chi2 bins, for the exponential polynomial)
+after merging bins with fewer than 5 events; the
 larger model is taken when p(F) < threshold (CASE: 0.10) and its relative fit
 uncertainty at the signal mass is below a cap (0.15) or below the smaller
 model's (CASE, arXiv:2412.03747; the CMS dijet searches, arXiv:1911.03947).
@@ -16,7 +17,15 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from .dijet import DIJET_BIN_EDGES, BackgroundFit, bin_events, default_fit_range, fit_binned
+from .dijet import (
+    DIJET_BIN_EDGES,
+    EXPPOLY_CHI2_FINE_BINS,
+    BackgroundFit,
+    bin_events,
+    chi2_binning,
+    default_fit_range,
+    fit_binned,
+)
 from .errors import FitError, StatsError
 
 __all__ = ["FTestResult", "fit_with_ftest", "ftest_select"]
@@ -59,12 +68,15 @@ def ftest_select(
     max_rel_uncertainty: float = 0.15,
     signal_mass: float | None = None,
     sqrt_s: float = 13000.0,
+    family: str = "dijet",
+    chi2_bin_width: float | None = None,
 ) -> FTestResult:
     """Fit every candidate (smallest first, each started from the previous one) and pick one.
 
     The tests go up one model at a time and stop at the first larger model that
     is not taken. ``signal_mass`` (default: the centre of the range) is where the
-    relative fit uncertainty is evaluated.
+    relative fit uncertainty is evaluated. ``family`` and ``chi2_bin_width`` as in
+    :func:`~casehunt_stats.dijet.fit_binned`.
     """
     cands = sorted(set(candidates))
     if signal_mass is None:
@@ -73,7 +85,10 @@ def ftest_select(
     start = None
     for n in cands:
         try:
-            fits[n] = fit_binned(counts, edges, n, sqrt_s=sqrt_s, start=start)
+            fits[n] = fit_binned(
+                counts, edges, n, sqrt_s=sqrt_s, start=start, family=family,
+                chi2_bin_width=chi2_bin_width,
+            )  # fmt: skip
             start = fits[n].theta[1:]
         except FitError:
             if not fits:
@@ -126,22 +141,29 @@ def fit_with_ftest(
     sqrt_s: float = 13000.0,
     poor_fit_pvalue: float = 0.0,
     keep_inside: tuple[float, float] | None = None,
+    family: str = "dijet",
+    chi2_bin_width: float | None = None,
 ) -> tuple[FTestResult, tuple[float, float]]:
     """Bin events, F-test, and (optionally) retry poor fits on a narrower range.
 
     When the chosen fit's chi2 p-value is under ``poor_fit_pvalue``, the lower
-    edge is raised and the upper edge lowered to neighbouring CMS dijet bin edges
-    (CASE), never cutting into ``keep_inside``; the best of the tried ranges is
-    returned with its range.
+    edge is raised and the upper edge lowered to neighbouring chi2 bin edges (CMS
+    dijet edges, CASE; or the uniform chi2 bins), never cutting into ``keep_inside``;
+    the best of the tried ranges is returned with its range.
     """
     mjj = np.asarray(mjj, dtype=float)
     rng = fit_range or default_fit_range(mjj, bin_width)
     ranges = [rng]
+    if family == "exppoly" and chi2_bin_width is None:
+        chi2_bin_width = EXPPOLY_CHI2_FINE_BINS * bin_width
     if poor_fit_pvalue > 0:
         # without a region to protect, any edge inside the range may move
         keep_lo, keep_hi = keep_inside or (rng[1], rng[0])
-        ups = [e for e in DIJET_BIN_EDGES if rng[0] < e < min(keep_lo, rng[1])][:2]
-        downs = [e for e in DIJET_BIN_EDGES[::-1] if max(keep_hi, rng[0]) < e < rng[1]][:2]
+        steps = (
+            DIJET_BIN_EDGES if chi2_bin_width is None else chi2_binning(rng, None, chi2_bin_width)
+        )
+        ups = [e for e in steps if rng[0] < e < min(keep_lo, rng[1])][:2]
+        downs = [e for e in steps[::-1] if max(keep_hi, rng[0]) < e < rng[1]][:2]
         ranges += [(float(lo), rng[1]) for lo in ups]
         ranges += [(rng[0], float(hi)) for hi in downs]
         if ups and downs:
@@ -157,6 +179,7 @@ def fit_with_ftest(
             res = ftest_select(
                 counts, edges, candidates=candidates, threshold=threshold,
                 max_rel_uncertainty=max_rel_uncertainty, signal_mass=signal_mass, sqrt_s=sqrt_s,
+                family=family, chi2_bin_width=chi2_bin_width,
             )  # fmt: skip
         except FitError:
             if r is ranges[-1] and best is None:

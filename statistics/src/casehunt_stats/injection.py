@@ -172,7 +172,7 @@ def injection_scan(
                 mjj, fit_range=cfg.fit_range, bin_width=cfg.bin_width,
                 candidates=cfg.n_params, threshold=cfg.ftest_threshold,
                 max_rel_uncertainty=cfg.max_rel_uncertainty, signal_mass=mass,
-                sqrt_s=cfg.sqrt_s, poor_fit_pvalue=cfg.poor_fit_pvalue,
+                sqrt_s=cfg.sqrt_s, poor_fit_pvalue=cfg.poor_fit_pvalue, **cfg.fit_options(),
             )  # fmt: skip
             fit = ft.chosen
             z = expected_significance(fit, shape, expected_sig) if expected_sig > 0 else 0.0

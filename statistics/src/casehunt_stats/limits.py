@@ -5,7 +5,7 @@ q~_mu test statistic and the asymptotic formulae of Cowan, Cranmer, Gross,
 Vitells (arXiv:1007.1727) by default, or pyhf's toy calculator.
 
 The pyhf model covers a window of about +-4 signal widths around the mass: the
-background is the fitted dijet function with one histosys per eigenvector of
+background is the fitted background function with one histosys per eigenvector of
 the fit covariance (the fit uncertainty, correlated across bins as the fit
 says), the signal is the shape with histosys for the mass scale and resolution
 (CASE: 1% and 3.5%) and a free normalisation.
@@ -22,7 +22,7 @@ import pyhf
 from pyhf.infer import calculators, mle
 from scipy import interpolate, optimize, stats
 
-from .dijet import BackgroundFit, DijetModel
+from .dijet import BackgroundFit
 from .errors import StatsError
 from .signal_shape import SignalShape
 
@@ -326,7 +326,7 @@ def mass_limit(
     window_sigmas: float = 4.0,
     max_bins: int = 40,
 ) -> LimitResult:
-    """CLs limit on the total signal yield of ``shape`` on a fitted dijet background.
+    """CLs limit on the total signal yield of ``shape`` on a fitted background.
 
     The fine bins within +-``window_sigmas`` signal widths are merged into at most
     ``max_bins`` bins; ``xsec_scale`` = 1 / (efficiency x luminosity) converts the
@@ -349,10 +349,10 @@ def mass_limit(
     wedges = np.append(edges[idx], edges[i1])
     counts = np.add.reduceat(background.counts[i0:i1], idx - i0)
 
-    model = DijetModel(wedges, background.n_params, background.sqrt_s)
+    model = background.model_on(wedges)
     bnom, jac = model.expected_and_jacobian(background.theta)
     # N in theta is the count of the full fit range: rescale to this window
-    frac = DijetModel(edges, background.n_params, background.sqrt_s)
+    frac = background.model
     full = frac.expected(background.theta)[i0:i1].sum()
     scale = full / bnom.sum()
     bnom, jac = bnom * scale, jac * scale

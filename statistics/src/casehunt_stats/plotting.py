@@ -71,6 +71,7 @@ def plot_spectrum(
     *,
     fit_label: str = "dijet fit",
     window: tuple[float, float] | None = None,
+    xlabel: str = r"$m_{jj}$ [GeV]",
 ) -> None:
     """Data points (Poisson errors) per GeV, the fit with its 1-sigma band, the fit
     range and the signal-region ``window``; pulls (obs - fit) / sqrt(fit) below."""
@@ -115,7 +116,7 @@ def plot_spectrum(
     lim = max(3.0, min(float(np.max(np.abs(pulls))) * 1.15, 20.0)) if pulls.size else 3.0
     ax_pull.set_ylim(-lim, lim)
     ax_pull.set_ylabel("(data - fit) / $\\sigma_\\mathrm{stat}$")
-    ax_pull.set_xlabel(r"$m_{jj}$ [GeV]")
+    ax_pull.set_xlabel(xlabel)
     ax_pull.set_xlim(
         edges[0] - 0.02 * (edges[-1] - edges[0]), edges[-1] + 0.02 * (edges[-1] - edges[0])
     )
@@ -204,7 +205,15 @@ def plot_pvalue_scan(scan: Mapping[str, Any], ax, floor_log10: float = -15.0) ->
     ax.set_ylabel("local p-value")
 
 
-def plot_region(region: Mapping[str, Any], path: Path, title: str = "") -> Path:
+def feature_label(feature: str) -> str:
+    """Axis label of a resonant feature: LaTeX for mjj and the jet masses, else its name."""
+    known = {"mjj": r"$m_{jj}$", "mj1": r"$m_{j1}$", "mj2": r"$m_{j2}$"}
+    return f"{known.get(feature, feature)} [GeV]"
+
+
+def plot_region(
+    region: Mapping[str, Any], path: Path, title: str = "", feature: str = "mjj"
+) -> Path:
     """The per-region figure: fit with pulls (left); local p-value scan and CLs limits (right)."""
     with _style():
         fig = plt.figure(figsize=(12.5, 7.0), layout="constrained")
@@ -217,8 +226,10 @@ def plot_region(region: Mapping[str, Any], path: Path, title: str = "") -> Path:
         window = None
         if region.get("sr_low") is not None and region.get("sr_high") is not None:
             window = (float(region["sr_low"]), float(region["sr_high"]))
+        family = fit.get("background", "dijet")
         plot_spectrum(region["spectrum"], ax_main, ax_pull, window=window,
-                      fit_label=f"{fit['n_params']}-parameter dijet fit")  # fmt: skip
+                      fit_label=f"{fit['n_params']}-parameter {family} fit",
+                      xlabel=feature_label(feature))  # fmt: skip
         chi2 = rf"$\chi^2$/ndf = {fit['chi2']:.1f}/{fit['ndof']}"
         ax_main.set_title(f"{title}: {chi2}", loc="left")
         ax_scan = fig.add_subplot(gs[0, 1])

@@ -2,7 +2,8 @@
 
 Layout read (written by the casehunt framework):
 ``manifest.json`` (``config.statistics`` holds the StatsConfig mapping),
-``inclusive.h5`` (``mjj``), optional ``signal_templates.h5`` and
+``inclusive.h5`` (``mjj``: the resonant feature, named in the attribute
+``resonant_feature``, mjj when absent), optional ``signal_templates.h5`` and
 ``<method>/selection.h5`` (one group per signal region). Written:
 ``stats/<method>.json``, ``stats/inclusive.json`` and ``plots/stats_*.png``.
 """
@@ -18,13 +19,20 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .bumphunter import bumphunter_cross_check
 from .config import StatsConfig
 from .errors import FitError, StatsError
 from .ftest import fit_with_ftest
 from .limits import mass_limit
 from .signal_shape import SignalModel
 from .significance import global_significance, significance_scan
-from .storage import read_inclusive, read_selection, read_signal_templates, write_json
+from .storage import (
+    read_inclusive,
+    read_resonant_feature,
+    read_selection,
+    read_signal_templates,
+    write_json,
+)
 
 __all__ = ["analyze_region", "analyze_results", "load_config"]
 
@@ -94,7 +102,7 @@ def analyze_region(
             mjj, fit_range=fit_range, bin_width=config.bin_width, candidates=config.n_params,
             threshold=config.ftest_threshold, max_rel_uncertainty=config.max_rel_uncertainty,
             signal_mass=signal_mass, sqrt_s=config.sqrt_s, poor_fit_pvalue=config.poor_fit_pvalue,
-            keep_inside=keep,
+            keep_inside=keep, **config.fit_options(),
         )  # fmt: skip
     except (FitError, StatsError) as exc:
         out.update(status="failed", reason=f"background fit failed: {exc}")
@@ -117,6 +125,15 @@ def analyze_region(
     out["signal_shapes"] = {
         str(round(float(m))): s.to_dict() for m, s in zip(masses, shapes, strict=True)
     }
+    if config.bumphunter_toys > 0:
+        # model-independent cross-check of the scan (bumphunter.py); never fails the region
+        try:
+            out["bumphunter"] = bumphunter_cross_check(
+                fit, scan, shapes, n_toys=config.bumphunter_toys, widths=config.bumphunter_widths,
+                global_toys=config.global_toys, seed=config.seed,
+            )  # fmt: skip
+        except StatsError as exc:
+            out["bumphunter"] = {"error": str(exc)}
     limits = []
     if config.compute_limits:
         xs = None
@@ -151,6 +168,7 @@ def analyze_results(
     if config is None:
         config = load_config(results_dir)
     inclusive = read_inclusive(results_dir / "inclusive.h5")
+    feature = read_resonant_feature(results_dir / "inclusive.h5")
     tpl_path = results_dir / "signal_templates.h5"
     if tpl_path.exists():
         samples = read_signal_templates(tpl_path)
@@ -177,6 +195,7 @@ def analyze_results(
             "format_version": 1,
             "casehunt_stats_version": __version__,
             "config": config.to_dict(),
+            "resonant_feature": feature,
             "signal_model": signal.to_dict(),
             "regions": {},
         }
@@ -207,6 +226,6 @@ def analyze_results(
             for name, out in result["regions"].items():
                 if out["status"] == "ok":
                     plot_region(out, results_dir / "plots" / f"stats_{method}_{name}.png",
-                                title=f"{method} {name}")  # fmt: skip
+                                title=f"{method} {name}", feature=feature)  # fmt: skip
         results[method] = result
     return results

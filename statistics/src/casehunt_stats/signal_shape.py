@@ -137,18 +137,21 @@ class SignalShape:
     def fit(cls, mjj: np.ndarray, n_bins: int = 400) -> SignalShape:
         """Fit a DSCB to a signal mjj sample (binned multinomial likelihood, exact CDF bins).
 
-        The histogram spans the sample's 0.05%-99.95% quantiles; the model is
-        normalised inside that window, so far outliers do not drive the tails.
+        The histogram spans the sample's 0.05%-99.95% quantiles, within 10 robust widths
+        (1.4826 x the median absolute deviation) of the median; the model is normalised
+        inside that window, so far outliers do not drive the tails. The robust width
+        also keeps a second, distant component out (in a jet mass: signal events whose
+        jet lost the resonance's decay products), which would else take the core.
         """
         mjj = np.asarray(mjj, dtype=float)
         mjj = mjj[np.isfinite(mjj)]
         if mjj.size < 50:
             raise StatsError(f"signal sample too small for a DSCB fit ({mjj.size} events)")
-        lo, hi = np.quantile(mjj, [0.0005, 0.9995])
-        counts, edges = np.histogram(mjj, bins=n_bins, range=(lo, hi))
         med = float(np.median(mjj))
-        q16, q84 = np.quantile(mjj, [0.16, 0.84])
-        width = max(0.5 * (q84 - q16), 1e-3 * abs(med) + 1e-6)
+        width = max(1.4826 * float(np.median(np.abs(mjj - med))), 1e-3 * abs(med) + 1e-6)
+        lo, hi = np.quantile(mjj, [0.0005, 0.9995])
+        lo, hi = max(float(lo), med - 10 * width), min(float(hi), med + 10 * width)
+        counts, edges = np.histogram(mjj, bins=n_bins, range=(lo, hi))
 
         def nll(mean, sigma, alpha_l, n_l, alpha_r, n_r):
             try:

@@ -1,4 +1,4 @@
-"""Local, expected and global significance of a resonance on the dijet background.
+"""Local, expected and global significance of a resonance on the fitted background.
 
 Test statistic q0 = -2 ln [L(s=0, theta_hat_hat) / L(s_hat, theta_hat)] with the
 background parameters and the signal-shape nuisances (mass scale, resolution;
@@ -19,7 +19,7 @@ import numpy as np
 from iminuit import Minuit
 from scipy import stats
 
-from .dijet import BackgroundFit, DijetModel, conditioning_transform, fisher_fit, poisson_nll
+from .dijet import BackgroundFit, fisher_fit, poisson_nll
 from .errors import StatsError
 from .signal_shape import SignalModel, SignalShape
 
@@ -132,16 +132,11 @@ class SignalPlusBackground:
         lo, hi = background.fit_range
         if not lo < shape.mean < hi:
             raise StatsError(
-                f"mass hypothesis {shape.mean:.0f} GeV outside the fit range [{lo:.0f}, {hi:.0f}] GeV"
+                f"mass hypothesis {shape.mean:g} outside the fit range [{lo:g}, {hi:g}]"
             )
         self.bkg = background
         # the background parameters are profiled in the conditioned basis (see dijet.py)
-        self.tmat = conditioning_transform(
-            background.counts, background.edges, background.n_params, background.sqrt_s
-        )
-        self.model = DijetModel(
-            background.edges, background.n_params, background.sqrt_s, transform=self.tmat
-        )
+        self.tmat, self.model = background.conditioned_model()
         self.theta_c = np.concatenate(
             [background.theta[:1], np.linalg.solve(self.tmat, background.theta[1:])]
         )
@@ -285,7 +280,7 @@ def expected_significance(
     """
     if signal_yield <= 0:
         return 0.0
-    model = DijetModel(background.edges, background.n_params, background.sqrt_s)
+    model = background.model
     b = model.expected(background.theta)
     asimov = b + signal_yield * shape.bin_fractions(background.edges)
     nll_sb = poisson_nll(asimov, asimov)
@@ -363,12 +358,7 @@ class FastScan:
     def __init__(self, background: BackgroundFit, shapes: Sequence[SignalShape]) -> None:
         self.bkg = background
         # the background parameters are profiled in the conditioned basis (see dijet.py)
-        self.tmat = conditioning_transform(
-            background.counts, background.edges, background.n_params, background.sqrt_s
-        )
-        self.model = DijetModel(
-            background.edges, background.n_params, background.sqrt_s, transform=self.tmat
-        )
+        self.tmat, self.model = background.conditioned_model()
         self.theta_c = np.concatenate(
             [background.theta[:1], np.linalg.solve(self.tmat, background.theta[1:])]
         )

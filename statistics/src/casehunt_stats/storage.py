@@ -106,6 +106,17 @@ def read_inclusive(path: Path) -> np.ndarray:
             raise StatsError(f"corrupt inclusive file {path}: {exc}") from exc
 
 
+def read_resonant_feature(path: Path) -> str:
+    """The resonant feature held by the ``mjj`` datasets (attribute ``resonant_feature``).
+
+    The datasets keep the name ``mjj`` whatever the feature, so that results of every
+    version read alike; files written before the attribute existed hold mjj.
+    """
+    with _open(Path(path)) as fh:
+        name = fh.attrs.get("resonant_feature", "mjj")
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
 def read_signal_templates(path: Path) -> dict[float, np.ndarray]:
     """Read ``signal_templates.h5``: one group per mass (integer GeV name) with ``mjj``."""
     path = Path(path)

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .dijet import SQRT_S, dijet_function
+from .dijet import SQRT_S, dijet_function, exppoly_function
 
-__all__ = ["sample_dijet", "sample_pdf"]
+__all__ = ["sample_dijet", "sample_exppoly", "sample_pdf"]
 
 
 def sample_pdf(
@@ -38,3 +38,12 @@ def sample_dijet(
     p = np.array(params, dtype=float)
     p[0] = 1.0
     return sample_pdf(lambda m: dijet_function(m, p, sqrt_s), n, *mjj_range, rng)
+
+
+def sample_exppoly(
+    params: Sequence[float], n: int, x_range: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
+    """Draw ``n`` values on ``x_range`` from the exponential polynomial scaled over it."""
+    p = np.array(params, dtype=float)
+    p[0] = 1.0
+    return sample_pdf(lambda m: exppoly_function(m, p, x_range), n, *x_range, rng)
