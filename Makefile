@@ -4,9 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := cwola cathode vae tnt quak _template
+PLUGINS := cwola cathode vae tnt quak salad _template
 PACKAGES := -e ./statistics -e ./framework[generate,formats,hepdata] -e ./plugins/cwola[torch] -e ./plugins/cathode \
-	-e ./plugins/vae -e ./plugins/tnt -e ./plugins/quak -e ./plugins/_template
+	-e ./plugins/vae -e ./plugins/tnt -e ./plugins/quak -e ./plugins/salad -e ./plugins/_template
 
 .PHONY: setup demo test test-stats-alone lint bench samples clean
 

@@ -106,6 +106,13 @@ METHOD_SETTINGS: dict[str, dict[str, Any]] = {
     # QUAK's background flow interpolates like CATHODE's; its priors are the generated
     # signal samples (`make samples`), none of them the injected signal
     "quak": {"sidebands": "wide", "seeds": None, "options": {"priors": "generated"}},
+    # SALAD reweights a QCD simulation made with another Pythia tune (plugin README) in
+    # wide sidebands; its variants need a simulation with the variant: benchmarks/salad.py
+    "salad": {
+        "sidebands": "wide",
+        "seeds": None,
+        "options": {"simulation": str(P.REPO_ROOT / "generated" / "qcd_sim_tune4c.h5")},
+    },
 }
 #: QUAK's default priors: the samples `make samples` writes (generated/prior_*.h5).
 QUAK_PRIOR_GLOB = "prior_*.h5"

@@ -60,12 +60,19 @@ def make_toy_events(
     my: float = 100.0,
     x_prongs: int = 2,
     n_constituents: int = 0,
+    background_mass_scale: float = 1.0,
+    background_tau21_shift: float = 0.0,
 ) -> tuple[EventTable, np.ndarray]:
     """Background then signal events in a table, and their truth labels (1 = signal).
 
     `x_prongs` = 3 gives the heavier signal jet (mass `mx`) three-prong substructure;
     `n_constituents` > 0 adds ``jet_const`` (N, 2, M, 3) as in generated files. Both
     draw from their own random stream, so the other columns do not depend on them.
+
+    `background_mass_scale` and `background_tau21_shift` mismodel the background (jet
+    masses scaled, tau21 shifted), to make a toy "simulation" that differs from toy
+    "data" as a generator with other settings would (SALAD, arXiv:2001.05001). At their
+    defaults the events are exactly those made without them.
     """
     if x_prongs not in (2, 3):
         raise ValueError(f"x_prongs must be 2 or 3, got {x_prongs!r}")
@@ -74,8 +81,11 @@ def make_toy_events(
     nb, ns = int(n_background), int(n_signal)
 
     mjj_b = _sample_dijet_mjj(rng, nb, *mjj_range)
-    m_b = np.clip(rng.exponential(0.07, (nb, 2)) * (mjj_b[:, None] / 2), 5.0, None)
+    m_b = rng.exponential(0.07, (nb, 2)) * (mjj_b[:, None] / 2) * background_mass_scale
+    m_b = np.clip(m_b, 5.0, None)
     tau21_b = rng.beta(6.0, 4.0, (nb, 2))  # mean 0.6
+    if background_tau21_shift != 0.0:
+        tau21_b = np.clip(tau21_b + background_tau21_shift, 0.01, 0.99)
     tau32_b = rng.beta(7.0, 3.0, (nb, 2))
 
     mjj_s = rng.normal(signal_mass, signal_width * signal_mass, ns)
