@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,29 @@ def resolve_features(spec: str | Sequence[str], *, per_jet: bool = False) -> Fea
     if not cols or not all(isinstance(c, str) for c in cols):
         raise ConfigError(f"features must be a set name or a list of column names, got {spec!r}")
     return FeatureSet(cols, per_jet)
+
+
+def event_features_option(spec: Any, method: str, option: str = "features") -> FeatureSet:
+    """The event-level feature set a method's option names, or an error naming the option.
+
+    For methods that learn event-level densities or weights (CATHODE, QUAK, SALAD), where
+    a per-jet set has no meaning.
+    """
+    if not isinstance(spec, (str, Sequence)):
+        raise ConfigError(
+            f"{method}: option {option!r} must be a feature-set name or a list of columns, "
+            f"got {spec!r}"
+        )
+    try:
+        fs = resolve_features(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{method}: option {option!r}: {exc}") from None
+    if fs.per_jet:
+        raise ConfigError(
+            f"{method}: option {option!r}: {spec!r} is a per-jet set; {method} takes "
+            "event-level features (give an event-level set or a list of columns)"
+        )
+    return fs
 
 
 def features_with_noise(feature_set: FeatureSet | str | Sequence[str], n: int) -> FeatureSet:

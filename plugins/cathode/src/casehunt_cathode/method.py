@@ -27,7 +27,7 @@ region and fold (the core does the k-folding):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,7 +35,7 @@ import numpy as np
 from casehunt.classifiers import classifier_spec, make_classifier, model_seeds
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
-from casehunt.features import LHCO, FeatureSet, resolve_features
+from casehunt.features import LHCO, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
 from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
 from casehunt_cathode.flow import ConditionalFlow, FlowConfig, torch_threads
@@ -99,7 +99,7 @@ class CATHODE(SelectionMethod):
 
     def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        self.feature_set = _feature_set(self.options["features"])
+        self.feature_set = event_features_option(self.options["features"], "cathode")
         self.flow_config = _flow_config(self.options)
         self._check_options()
         self._classifier_args = _classifier_args(self.options)
@@ -279,24 +279,6 @@ def kde_sample(
         s = np.where(s < low, 2 * low - s, s)
         s = np.where(s > high, 2 * high - s, s)
     return np.clip(s, low, np.nextafter(high, low) if width > 0 else high)
-
-
-def _feature_set(spec: Any) -> FeatureSet:
-    if not isinstance(spec, str) and not isinstance(spec, Sequence):
-        raise ConfigError(
-            f"cathode: option 'features' must be a feature-set name or a list of columns, "
-            f"got {spec!r}"
-        )
-    try:
-        fs = resolve_features(spec)
-    except ConfigError as exc:
-        raise ConfigError(f"cathode: option 'features': {exc}") from None
-    if fs.per_jet:
-        raise ConfigError(
-            f"cathode: option 'features': {spec!r} is a per-jet set; CATHODE learns an "
-            "event-level density (give an event-level set or a list of columns)"
-        )
-    return fs
 
 
 def _positive_int(o: Mapping[str, Any], key: str) -> int:

@@ -98,7 +98,7 @@ import numpy as np
 
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
-from casehunt.features import LHCO, FeatureSet, resolve_features
+from casehunt.features import LHCO, FeatureSet, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
 from casehunt_quak.flow import DensityFlow, FlowConfig, torch_threads
 from casehunt_quak.priors import check_prior_path, prior_features, prior_flow, prior_name
@@ -208,11 +208,11 @@ class QUAK(SelectionMethod):
     def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
         o = self.options
-        self.feature_set = _feature_set(o["features"], "features")
+        self.feature_set = event_features_option(o["features"], "quak")
         self.prior_feature_set = (
             self.feature_set
             if o["prior_features"] is None
-            else _feature_set(o["prior_features"], "prior_features")
+            else event_features_option(o["prior_features"], "quak", "prior_features")
         )
         self.background_config = _flow_config(o, "background_flow", BACKGROUND_FLOW)
         self.prior_config = _flow_config(o, "prior_flow", PRIOR_FLOW)
@@ -470,23 +470,6 @@ def _is_positive_int(v: Any) -> bool:
 
 def _is_positive_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(v > 0)
-
-
-def _feature_set(spec: Any, option: str) -> FeatureSet:
-    if not isinstance(spec, (str, Sequence)):
-        raise ConfigError(
-            f"quak: option {option!r} must be a feature-set name or a list of columns, got {spec!r}"
-        )
-    try:
-        fs = resolve_features(spec)
-    except ConfigError as exc:
-        raise ConfigError(f"quak: option {option!r}: {exc}") from None
-    if fs.per_jet:
-        raise ConfigError(
-            f"quak: option {option!r}: {spec!r} is a per-jet set; QUAK learns event-level "
-            "densities (give an event-level set or a list of columns)"
-        )
-    return fs
 
 
 def _log_columns(spec: Any) -> frozenset[str]:

@@ -22,7 +22,7 @@ both of which take the DCTR weights as sample weights.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy as np
 from casehunt.classifiers import classifier_spec, make_classifier
 from casehunt.errors import ConfigError, InputError, RegionError
 from casehunt.events import EventTable, check_finite
-from casehunt.features import LHCO, FeatureSet, resolve_features
+from casehunt.features import LHCO, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
 from casehunt.regions import SignalRegion
 from casehunt_salad.simulation import check_simulation_path, read_simulation
@@ -84,7 +84,7 @@ class SALAD(SelectionMethod):
 
     def __init__(self, options: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        self.feature_set = _feature_set(self.options["features"])
+        self.feature_set = event_features_option(self.options["features"], "salad")
         self._classifier_args = classifier_spec(self.name, self.options)  # fails now
         self._reweighter_args = _reweighter_spec(self.name, self.options)
         self._check_simulation_options()
@@ -262,21 +262,3 @@ def _check_counts(
             f"salad: region {region.name} has {got} events; SALAD needs all four "
             "(check the window, the sidebands and the simulation's mjj range)"
         )
-
-
-def _feature_set(spec: Any) -> FeatureSet:
-    if not isinstance(spec, str) and not isinstance(spec, Sequence):
-        raise ConfigError(
-            f"salad: option 'features' must be a feature-set name or a list of columns, "
-            f"got {spec!r}"
-        )
-    try:
-        fs = resolve_features(spec)
-    except ConfigError as exc:
-        raise ConfigError(f"salad: option 'features': {exc}") from None
-    if fs.per_jet:
-        raise ConfigError(
-            f"salad: option 'features': {spec!r} is a per-jet set; SALAD reweights events and "
-            "takes event-level features (e.g. 'lhco' or a list of columns)"
-        )
-    return fs
