@@ -41,25 +41,12 @@ from casehunt.methods import TrainingData
 from casehunt.regions import SignalRegion
 from casehunt.variants import apply_variant
 from casehunt_salad import SALAD
+from casehunt_salad.closure import closure_chi2
 from casehunt_salad.simulation import read_simulation
 
 #: SALAD trains its reweighting on wide sidebands: everything outside the signal region
 WIDE = SignalRegion(P.SR_LOW, P.SR_HIGH, 0.0, float("inf"))
 FEATURES = ("mj2", "delta_mj", "tau21_j2", "tau21_j1")
-
-
-def chi2_ndf(
-    data: np.ndarray, sim: np.ndarray, weights: np.ndarray | None = None, n_bins: int = 20
-) -> float:
-    """chi2/ndf of data against (weighted) simulation normalised to it, in data-quantile bins."""
-    w = np.ones(len(sim)) if weights is None else np.asarray(weights, dtype=float)
-    edges = np.unique(np.quantile(data, np.linspace(0, 1, n_bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    d, _ = np.histogram(data, edges)
-    s, _ = np.histogram(sim, edges, weights=w)
-    s2, _ = np.histogram(sim, edges, weights=w**2)
-    k = d.sum() / s.sum()
-    return float(np.sum((d - k * s) ** 2 / (d + k**2 * s2)) / (len(d) - 1))
 
 
 def variant_simulation(simulation: Path, variant: str, out: Path) -> Path:
@@ -98,7 +85,7 @@ def closure(S: P.Splits, simulation: Path, options: dict[str, Any], seed: int) -
             "n_data": d.n_events,
             "n_simulation": s.n_events,
             "chi2_ndf": {
-                k: {"unweighted": chi2_ndf(a, b), "reweighted": chi2_ndf(a, b, w)}
+                k: {"unweighted": closure_chi2(a, b), "reweighted": closure_chi2(a, b, w)}
                 for k, (a, b) in obs.items()
             },
         }

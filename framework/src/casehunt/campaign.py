@@ -40,7 +40,7 @@ from casehunt.engine import Engine, EngineReport, Task, TaskStore
 from casehunt.errors import CasehuntError, ConfigError, RegionError
 from casehunt.folds import assign_folds
 from casehunt.injection import InjectionSummary, inject, signal_for_significance
-from casehunt.kfold import train_fold
+from casehunt.kfold import scores_in_event_order, train_fold
 from casehunt.manifest import build_manifest, sha256
 from casehunt.plugins import Registry, get_registry, make_plugin_manager
 from casehunt.preselection import Preselection
@@ -144,7 +144,7 @@ def assemble_task(
     point: Point, config: Config, output: str, store_root: str, meta: dict[str, Any]
 ) -> dict[str, Any]:
     """One results directory from the fold scores of a point, with its statistics."""
-    from casehunt.pipeline import finish_run, method_seed, record_selection, stats_config_of
+    from casehunt.pipeline import finish_run, record_selection, seed_record, stats_config_of
     from casehunt.results import staging_directory
 
     t_start = time.perf_counter()
@@ -170,9 +170,7 @@ def assemble_task(
                 continue
             selections[name] = {}
             for i, region in enumerate(regions):
-                scores = np.empty(data.n_events, dtype=np.float64)
-                for k, key in enumerate(keys[i]):
-                    scores[folds == k] = store.load(key)
+                scores = scores_in_event_order([store.load(key) for key in keys[i]], folds)
                 selections[name][region.name] = record_selection(
                     stage,
                     name,
@@ -184,13 +182,7 @@ def assemble_task(
                     config.efficiency(region),
                     config["regions"]["resonant_feature"],
                 )
-        seeds = {
-            "run": point.seed,
-            "methods": {
-                n: {r.name: method_seed(point.seed, n, i) for i, r in enumerate(regions)}
-                for n in selections
-            },
-        }
+        seeds = seed_record(point.seed, list(selections), regions)
         mass = int(config["injection"]["signal_mass"])
         pool: Sample = _load(str(Path(point.prepared) / "pool.pkl"))
         result = finish_run(

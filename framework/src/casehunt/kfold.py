@@ -8,7 +8,7 @@ selected events at any mjj go to the background fit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,14 @@ def _checked_scores(method: SelectionMethod, events: EventTable, where: str) -> 
         )
     if not np.all(np.isfinite(scores)):
         raise MethodFailure(f"method {method.name!r} returned non-finite scores for {where} events")
+    return scores
+
+
+def scores_in_event_order(fold_scores: Sequence[np.ndarray], folds: np.ndarray) -> np.ndarray:
+    """Every event's out-of-fold score, from the scores of each fold's own events."""
+    scores = np.empty(len(folds), dtype=np.float64)
+    for k, part in enumerate(fold_scores):
+        scores[folds == k] = part
     return scores
 
 
@@ -121,14 +129,14 @@ def train_folds(
     if folds is None:
         folds = assign_folds(events.n_events, n_folds, seed)
     check_region(method_cls, np.asarray(events[resonant_feature]), region)
-    scores = np.empty(events.n_events, dtype=np.float64)
-    models = []
+    parts, models = [], []
     for k in range(int(folds.max()) + 1):
-        model, scores[folds == k] = train_fold(
+        model, part = train_fold(
             method_cls, options, events, region, folds, k,
             seed=seed, resonant_feature=resonant_feature,
         )  # fmt: skip
+        parts.append(part)
         models.append(model)
         if on_fold is not None:
             on_fold(k)
-    return FoldedScores(scores, folds, models)
+    return FoldedScores(scores_in_event_order(parts, folds), folds, models)

@@ -22,7 +22,13 @@ from casehunt.engine import Engine, Task, TaskStore
 from casehunt.errors import ConfigError, RegionError
 from casehunt.folds import assign_folds
 from casehunt.injection import InjectionSummary, inject, signal_for_significance
-from casehunt.kfold import MethodFailure, fold_seed, train_fold, train_folds
+from casehunt.kfold import (
+    MethodFailure,
+    fold_seed,
+    scores_in_event_order,
+    train_fold,
+    train_folds,
+)
 from casehunt.manifest import build_manifest, input_record
 from casehunt.methods import SelectionMethod
 from casehunt.plugins import Registry, make_plugin_manager
@@ -255,12 +261,7 @@ def run_analysis(
             timings.setdefault(f"{name}_s", time.perf_counter() - t0)
         bar.close()
 
-        seeds = {
-            "run": seed,
-            "methods": {
-                n: {r.name: method_seed(seed, n, i) for i, r in enumerate(regions)} for n in methods
-            },
-        }
+        seeds = seed_record(seed, list(methods), regions)
         result = finish_run(
             stage, output, config, pm,
             data=data, cutflow=cutflow, signal_cutflow=signal_cutflow,
@@ -269,6 +270,16 @@ def run_analysis(
             timings=timings, t_start=t_start,
         )  # fmt: skip
     return result
+
+
+def seed_record(seed: int, methods: list[str], regions: list[SignalRegion]) -> dict[str, Any]:
+    """The seeds of a run for its manifest: the run's, and each method's per region."""
+    return {
+        "run": seed,
+        "methods": {
+            n: {r.name: method_seed(seed, n, i) for i, r in enumerate(regions)} for n in methods
+        },
+    }
 
 
 def _fold_scores(
@@ -321,10 +332,7 @@ def _scores_on_engine(
         raise MethodFailure(f"task {first.key} failed: {first.error}\n{first.traceback}")
     out = {}
     for (name, i), fold_keys in keys.items():
-        scores = np.empty(data.n_events, dtype=np.float64)
-        for k, key in enumerate(fold_keys):
-            scores[folds == k] = store.load(key)
-        out[name, i] = scores
+        out[name, i] = scores_in_event_order([store.load(key) for key in fold_keys], folds)
         timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + sum(
             report.task_seconds.get(key, 0.0) for key in fold_keys
         )

@@ -38,21 +38,3 @@ def toy_simulation(n_events: int, seed: int, mismodelled: bool = True) -> EventT
     events, _ = make_toy_events(n_events, 0, seed=seed, **options)
     events = events.with_columns(**derive_columns(events))
     return events.take(REGION.in_region(np.asarray(events["mjj"])))
-
-
-def chi2_ndf(
-    data: np.ndarray, sim: np.ndarray, weights: np.ndarray | None = None, n_bins: int = 20
-) -> float:
-    """chi2/ndf of data against (weighted) simulation normalised to it, in data-quantile bins.
-
-    The simulation's variance is the sum of its squared (scaled) weights; ndf = bins - 1.
-    """
-    w = np.ones(len(sim)) if weights is None else np.asarray(weights, dtype=float)
-    edges = np.unique(np.quantile(data, np.linspace(0, 1, n_bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    d, _ = np.histogram(data, edges)
-    s, _ = np.histogram(sim, edges, weights=w)
-    s2, _ = np.histogram(sim, edges, weights=w**2)
-    k = d.sum() / s.sum()
-    chi2 = np.sum((d - k * s) ** 2 / (d + k**2 * s2))
-    return float(chi2 / (len(d) - 1))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from salad_toys import FAST, MISMODELLING, REGION, chi2_ndf, region_sample, toy_simulation
+from salad_toys import FAST, MISMODELLING, REGION, region_sample, toy_simulation
 
 from casehunt.errors import ConfigError, InputError
 from casehunt.events import EventTable
@@ -16,6 +16,7 @@ from casehunt.plugins import get_registry
 from casehunt.selection import sideband_threshold
 from casehunt.toys import write_toy_file
 from casehunt_salad import SALAD
+from casehunt_salad.closure import closure_chi2
 from casehunt_salad.simulation import clear_cache
 
 FEATURES = ("mj2", "delta_mj", "tau21_j2", "tau21_j1")
@@ -47,7 +48,7 @@ def closure(method: SALAD, part: str, seed: int) -> dict[str, tuple[float, float
     w = method.simulation_weights(sim)
     observables = {c: (np.asarray(data[c]), np.asarray(sim[c])) for c in FEATURES}
     observables["f(x, m)"] = (method.reweighting_output(data), method.reweighting_output(sim))
-    return {k: (chi2_ndf(d, s), chi2_ndf(d, s, w)) for k, (d, s) in observables.items()}
+    return {k: (closure_chi2(d, s), closure_chi2(d, s, w)) for k, (d, s) in observables.items()}
 
 
 def test_reweighting_closes_in_the_sidebands(reweighted: SALAD) -> None:
