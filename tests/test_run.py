@@ -193,6 +193,10 @@ def test_global_method_and_reporting_hooks(tmp_path: Path, toy_files: dict[str, 
         np.testing.assert_array_equal(a["score"][:], b["score"][:])
         assert a.attrs["threshold"] != b.attrs["threshold"]
     assert set(result.selections["template"]) == {"sr_3000_3300", "sr_3300_3700"}
+    # the manifest records the seeds used: one for the global method, one per region else
+    seeds = json.loads((tmp_path / "out/manifest.json").read_text())["seeds"]["methods"]
+    assert len(set(seeds["global_distance"].values())) == 1
+    assert len(set(seeds["template"].values())) == 2
 
 
 class GlobalDistanceHooks:

@@ -182,7 +182,7 @@ def assemble_task(
                     config.efficiency(region),
                     config["regions"]["resonant_feature"],
                 )
-        seeds = seed_record(point.seed, list(selections), regions)
+        seeds = seed_record(point.seed, {n: meta["methods"][n] for n in selections}, regions)
         mass = int(config["injection"]["signal_mass"])
         pool: Sample = _load(str(Path(point.prepared) / "pool.pkl"))
         result = finish_run(

@@ -261,7 +261,7 @@ def run_analysis(
             timings.setdefault(f"{name}_s", time.perf_counter() - t0)
         bar.close()
 
-        seeds = seed_record(seed, list(methods), regions)
+        seeds = seed_record(seed, {n: cls.training for n, (cls, _) in methods.items()}, regions)
         result = finish_run(
             stage, output, config, pm,
             data=data, cutflow=cutflow, signal_cutflow=signal_cutflow,
@@ -272,12 +272,20 @@ def run_analysis(
     return result
 
 
-def seed_record(seed: int, methods: list[str], regions: list[SignalRegion]) -> dict[str, Any]:
-    """The seeds of a run for its manifest: the run's, and each method's per region."""
+def seed_record(seed: int, methods: dict[str, str], regions: list[SignalRegion]) -> dict[str, Any]:
+    """The seeds of a run for its manifest: the run's, and each method's per region.
+
+    `methods` maps a method to its training ("per_region" or "global"); a global method is
+    trained once, with the seed of region index 0, whichever region it is selected in.
+    """
     return {
         "run": seed,
         "methods": {
-            n: {r.name: method_seed(seed, n, i) for i, r in enumerate(regions)} for n in methods
+            n: {
+                r.name: method_seed(seed, n, i if training == "per_region" else 0)
+                for i, r in enumerate(regions)
+            }
+            for n, training in methods.items()
         },
     }
 
