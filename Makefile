@@ -4,9 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := cwola cathode vae tnt quak salad _template
+PLUGINS := cwola cathode vae tnt quak salad vrnn _template
 PACKAGES := -e ./statistics -e ./framework[generate,formats,hepdata] -e ./plugins/cwola[torch] -e ./plugins/cathode \
-	-e ./plugins/vae -e ./plugins/tnt -e ./plugins/quak -e ./plugins/salad -e ./plugins/_template
+	-e ./plugins/vae -e ./plugins/tnt -e ./plugins/quak -e ./plugins/salad -e ./plugins/vrnn -e ./plugins/_template
 
 .PHONY: setup demo test test-stats-alone lint bench samples clean
 
@@ -38,7 +38,7 @@ lint: setup
 # Samples beyond the development dataset, made with `casehunt generate` (Pythia 8 +
 # FastJet) into generated/ (about 25 min on 2 cores; resumable): the 3-prong signal of
 # the issue-5 benchmark, QUAK's signal priors (none of them the development signal), and
-# constituent-level samples for VAE-QR's constituent mode.
+# constituent-level samples for VAE-QR's constituent mode and the VRNN tagger.
 GEN := $(BIN)/casehunt generate --jobs 2 --constituents 50 --no-progress
 PRIORS := 2:250:80 2:400:200 2:700:150 3:300:100 3:700:200
 samples: setup

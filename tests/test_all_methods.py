@@ -52,14 +52,18 @@ TINY_OPTIONS = {
         "prior_flow": TINY_FLOW,
         "n_bins": 10,
     },
+    "vrnn": {"n_constituents": 8, "hidden": 8, "epochs": 2, "progress": False},
 }
 
 
 @pytest.fixture(scope="module")
-def all_methods_run(
-    tmp_path_factory: pytest.TempPathFactory, toy_files: dict[str, Path]
-) -> tuple[int, Path]:
+def all_methods_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     d = tmp_path_factory.mktemp("all_methods")
+    # with constituents, for the VRNN tagger: the same toy events, jet_const added
+    toy_files = {
+        "data": write_toy_file(d / "data.h5", 12_000, seed=1, n_constituents=8),
+        "signal": write_toy_file(d / "signal.h5", 2_000, signal=True, seed=2, n_constituents=8),
+    }
     prior = write_toy_file(d / "prior.h5", 2_000, signal=True, seed=9, mx=400.0, my=150.0)
     methods = {name: dict(options) for name, options in TINY_OPTIONS.items()}
     methods["quak"]["priors"] = [str(prior)]
