@@ -46,8 +46,14 @@ def main() -> None:
     ap.add_argument("--lh-toys", type=int, default=1000, help="likelihood global-p toys")
     ap.add_argument("--z", type=float, default=3.0, help="expected local Z of the signal")
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument(
+        "--widths",
+        default=None,
+        help="BumpHunter window widths in bins, 'MIN,MAX' (default: 1 to half the bins)",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
+    widths = None if args.widths is None else [int(w) for w in args.widths.split(",")]
     rng = np.random.default_rng(args.seed)
     n_sig = signal_yield(args.z, rng)
     masses = np.arange(1800.0, 5001.0, 100.0)
@@ -67,7 +73,7 @@ def main() -> None:
         )
         fit = fit_with_ftest(mjj, fit_range=RANGE, signal_mass=MASS)[0].chosen
         scan = significance_scan(fit, signal, masses)
-        res = bumphunter_cross_check(fit, scan, shapes, n_toys=args.bh_toys,
+        res = bumphunter_cross_check(fit, scan, shapes, n_toys=args.bh_toys, widths=widths,
                                      global_toys=args.lh_toys, seed=rng)  # fmt: skip
         lik = res["likelihood"]
         win = res["window"]

@@ -63,7 +63,7 @@ class VRNNTagger(SelectionMethod):
         "batch_size": 256,
         "learning_rate": 1e-3,
         # epochs without a better validation loss before stopping; the best epoch is kept
-        "patience": 3,
+        "patience": 4,
         # weight of the KL term in the training loss
         "kl_weight": 1.0,
         # events whose jets are held out of training for early stopping

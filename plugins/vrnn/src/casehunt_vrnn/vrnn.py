@@ -41,64 +41,58 @@ class VRNNConfig:
     epochs: int = 20
     batch_size: int = 256
     learning_rate: float = 1e-3
-    patience: int = 3
+    patience: int = 4
     kl_weight: float = 1.0
 
 
-class VRNNModule:
-    """Builds the torch module lazily, so importing this file does not import torch."""
+def build_vrnn(n_features: int, config: VRNNConfig) -> Any:
+    """The torch module; built in a function so that importing this file does not import torch."""
+    import torch
+    from torch import nn
 
-    @staticmethod
-    def build(n_features: int, config: VRNNConfig) -> Any:
-        import torch
-        from torch import nn
+    h, z = config.hidden, config.latent_dim
 
-        h, z = config.hidden, config.latent_dim
+    def mlp(n_in: int, n_out: int) -> nn.Module:
+        return nn.Sequential(nn.Linear(n_in, h), nn.ReLU(), nn.Linear(h, n_out))
 
-        def mlp(n_in: int, n_out: int) -> nn.Module:
-            return nn.Sequential(nn.Linear(n_in, h), nn.ReLU(), nn.Linear(h, n_out))
+    class _VRNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.phi_x = nn.Sequential(nn.Linear(n_features, h), nn.ReLU())
+            self.phi_z = nn.Sequential(nn.Linear(z, h), nn.ReLU())
+            self.prior = mlp(h, 2 * z)
+            self.encoder = mlp(2 * h, 2 * z)
+            self.decoder = mlp(2 * h, n_features)
+            self.cell = nn.GRUCell(2 * h, h)
 
-        class _VRNN(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.phi_x = nn.Sequential(nn.Linear(n_features, h), nn.ReLU())
-                self.phi_z = nn.Sequential(nn.Linear(z, h), nn.ReLU())
-                self.prior = mlp(h, 2 * z)
-                self.encoder = mlp(2 * h, 2 * z)
-                self.decoder = mlp(2 * h, n_features)
-                self.cell = nn.GRUCell(2 * h, h)
+        def forward(
+            self, x: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor | None
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            """Per-step reconstruction error and KL, (B, T) each (zero on padding)."""
+            n, steps, _ = x.shape
+            state = x.new_zeros(n, h)
+            recon, kl = [], []
+            for t in range(steps):
+                fx = self.phi_x(x[:, t])
+                p_mu, p_lv = self.prior(state).chunk(2, dim=-1)
+                q_mu, q_lv = self.encoder(torch.cat([fx, state], -1)).chunk(2, dim=-1)
+                zt = q_mu if noise is None else q_mu + torch.exp(0.5 * q_lv) * noise[:, t]
+                fz = self.phi_z(zt)
+                x_hat = self.decoder(torch.cat([fz, state], -1))
+                recon.append(((x[:, t] - x_hat) ** 2).sum(-1))
+                # KL(N(q_mu, e^q_lv) || N(p_mu, e^p_lv)), summed over latent dimensions
+                kl.append(
+                    0.5
+                    * (
+                        p_lv - q_lv + (torch.exp(q_lv) + (q_mu - p_mu) ** 2) / torch.exp(p_lv) - 1
+                    ).sum(-1)
+                )
+                new = self.cell(torch.cat([fx, fz], -1), state)
+                state = torch.where(mask[:, t, None], new, state)
+            m = mask.to(x.dtype)
+            return torch.stack(recon, 1) * m, torch.stack(kl, 1) * m
 
-            def forward(
-                self, x: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor | None
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-                """Per-step reconstruction error and KL, (B, T) each (zero on padding)."""
-                n, steps, _ = x.shape
-                state = x.new_zeros(n, h)
-                recon, kl = [], []
-                for t in range(steps):
-                    fx = self.phi_x(x[:, t])
-                    p_mu, p_lv = self.prior(state).chunk(2, dim=-1)
-                    q_mu, q_lv = self.encoder(torch.cat([fx, state], -1)).chunk(2, dim=-1)
-                    zt = q_mu if noise is None else q_mu + torch.exp(0.5 * q_lv) * noise[:, t]
-                    fz = self.phi_z(zt)
-                    x_hat = self.decoder(torch.cat([fz, state], -1))
-                    recon.append(((x[:, t] - x_hat) ** 2).sum(-1))
-                    # KL(N(q_mu, e^q_lv) || N(p_mu, e^p_lv)), summed over latent dimensions
-                    kl.append(
-                        0.5
-                        * (
-                            p_lv
-                            - q_lv
-                            + (torch.exp(q_lv) + (q_mu - p_mu) ** 2) / torch.exp(p_lv)
-                            - 1
-                        ).sum(-1)
-                    )
-                    new = self.cell(torch.cat([fx, fz], -1), state)
-                    state = torch.where(mask[:, t, None], new, state)
-                m = mask.to(x.dtype)
-                return torch.stack(recon, 1) * m, torch.stack(kl, 1) * m
-
-        return _VRNN()
+    return _VRNN()
 
 
 class JetVRNN:
@@ -146,7 +140,7 @@ class JetVRNN:
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            module = VRNNModule.build(x.shape[-1], cfg).to(device)
+            module = build_vrnn(x.shape[-1], cfg).to(device)
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
         best, since_best = np.inf, 0
@@ -178,7 +172,7 @@ class JetVRNN:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(train=f"{total / len(perm):.4f}", valid=f"{valid:.4f}")
-            if since_best > cfg.patience:
+            if since_best >= cfg.patience:
                 break
         if bar is not None:
             bar.close()
@@ -233,7 +227,7 @@ class JetVRNN:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self.state_ is not None and self.mean_ is not None:
-            module = VRNNModule.build(len(self.mean_), self.config)
+            module = build_vrnn(len(self.mean_), self.config)
             module.load_state_dict(self.state_)
             self._module = module.to(self.device)
 
