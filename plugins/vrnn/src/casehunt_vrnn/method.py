@@ -87,7 +87,7 @@ class VRNNTagger(SelectionMethod):
         o = self.options
         for key in ("n_constituents", "hidden", "latent_dim", "epochs", "batch_size"):
             _int_at_least(o, key, 2 if key == "n_constituents" else 1)
-        _int_at_least(o, "patience", 0)
+        _int_at_least(o, "patience", 1)
         for key in ("learning_rate", "ref_mass", "ref_energy"):
             _positive_number(o, key)
         if not o["ref_energy"] > o["ref_mass"]:
