@@ -17,6 +17,10 @@ sum, so the aligned constituents add up exactly to the reference jet):
 5. rotate about x so that the hardest constituent lies in the x-y plane, py > 0;
 6. reflect z -> -z if the second-hardest constituent has pz < 0.
 
+Steps 1-4 bring every decay of a given rest-frame configuration to the same constituents
+whatever the parent's mass and momentum: exactly for a jet at rapidity 0; elsewhere the
+beam boost and the boost along the jet compose to one boost and a small Wigner rotation.
+
 "centred" stops after step 2 and divides by the jet energy (no mass information is
 removed): the comparison that shows what alignment buys. The constituents are then
 ordered by their kt distance to the jet axis, d = pT * Delta R (lab frame), largest
