@@ -36,9 +36,10 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # Samples beyond the development dataset, made with `casehunt generate` (Pythia 8 +
-# FastJet) into generated/ (about 25 min on 2 cores; resumable): the 3-prong signal of
-# the issue-5 benchmark, QUAK's signal priors (none of them the development signal), and
-# constituent-level samples for VAE-QR's constituent mode and the VRNN tagger.
+# FastJet) into generated/ (about an hour on 2 cores; resumable): the 3-prong signal of
+# the issue-5 benchmark, QUAK's signal priors (none of them the development signal),
+# constituent-level samples for VAE-QR's constituent mode and the VRNN tagger, and
+# SALAD's background simulation (QCD with Pythia tune 4C; the data use Monash).
 GEN := $(BIN)/casehunt generate --jobs 2 --constituents 50 --no-progress
 PRIORS := 2:250:80 2:400:200 2:700:150 3:300:100 3:700:200
 samples: setup
@@ -49,6 +50,8 @@ samples: setup
 	    -o generated/prior_wp3500_x$$2_y$$3_$${1}prong.h5 || exit 1; done
 	$(GEN) wprime --mx 500 --my 100 -n 10000 --seed 701 -o generated/signal_wp3500_x500_y100_const.h5
 	$(GEN) qcd -n 40000 --seed 801 -o generated/qcd_const.h5
+	$(BIN)/casehunt generate --jobs 2 --no-progress qcd -n 100000 --seed 5001 \
+	  --pythia 'Tune:pp = 5' -o generated/qcd_sim_tune4c.h5
 
 bench: setup
 	$(BIN)/python benchmarks/suite.py --jobs 2
