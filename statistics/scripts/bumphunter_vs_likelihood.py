@@ -51,6 +51,11 @@ def main() -> None:
         default=None,
         help="BumpHunter window widths in bins, 'MIN,MAX' (default: 1 to half the bins)",
     )
+    ap.add_argument(
+        "--same-range",
+        action="store_true",
+        help="BumpHunter windows centred within the likelihood scan's masses only",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     widths = None if args.widths is None else [int(w) for w in args.widths.split(",")]
@@ -74,7 +79,8 @@ def main() -> None:
         fit = fit_with_ftest(mjj, fit_range=RANGE, signal_mass=MASS)[0].chosen
         scan = significance_scan(fit, signal, masses)
         res = bumphunter_cross_check(fit, scan, shapes, n_toys=args.bh_toys, widths=widths,
-                                     global_toys=args.lh_toys, seed=rng)  # fmt: skip
+                                     global_toys=args.lh_toys, seed=rng,
+                                     same_range=args.same_range)  # fmt: skip
         lik = res["likelihood"]
         win = res["window"]
         inside.append(res["max_z_mass_in_window"])

@@ -68,6 +68,23 @@ def test_window_found_at_the_injected_mass():
     assert none.to_dict()["window"] is None
 
 
+def test_centres_restrict_the_search_range_in_data_and_toys():
+    b = smooth_background()
+    rng = np.random.default_rng(3)
+    # an excess at 2 TeV, outside the range searched, and a smaller one at 3.5 TeV
+    n = rng.poisson(b + bump(80.0) + 1500.0 * SignalShape.gaussian(2000.0).bin_fractions(EDGES))
+    n = n.astype(float)
+    everywhere = bumphunter_scan(n, b, EDGES, n_toys=200, seed=4)
+    assert everywhere.low < 2000.0 < everywhere.high
+    inside = bumphunter_scan(n, b, EDGES, n_toys=200, seed=4, centres=(3000.0, 5000.0))
+    assert 3000.0 <= 0.5 * (inside.low + inside.high) <= 5000.0
+    assert inside.low <= MASS < inside.high
+    # fewer windows in every pseudo-experiment: its most extreme window is no more extreme
+    assert np.all(inside.toy_t <= everywhere.toy_t + 1e-12)
+    with pytest.raises(StatsError, match="centre in"):
+        bumphunter_scan(n, b, EDGES, n_toys=0, centres=(100.0, 200.0))
+
+
 def test_background_only_global_p_is_uniform():
     b = smooth_background()
     rng = np.random.default_rng(7)

@@ -187,6 +187,7 @@ def bumphunter_scan(
     n_toys: int = 1000,
     seed: int | np.random.Generator = 0,
     toys: tuple[np.ndarray, np.ndarray] | None = None,
+    centres: tuple[float, float] | None = None,
 ) -> BumpHunterResult:
     """BumpHunter on observed ``counts`` against the expected ``background`` in bins ``edges``.
 
@@ -194,6 +195,9 @@ def bumphunter_scan(
     (Sec. 2.1); ``n_toys`` = 0 gives the most significant window without a global p.
     ``toys`` = (counts, background), each (n_toys, n_bins), replaces them: pseudo-data
     with the background each was compared with (refitted, see :func:`bumphunter_on_fit`).
+    ``centres`` = (low, high) keeps only windows whose centre lies in that range, in the
+    data and in every pseudo-experiment: the search range of a likelihood scan over
+    signal masses, so that both look elsewhere over the same masses.
     """
     n = np.asarray(counts, dtype=float)
     b = np.asarray(background, dtype=float)
@@ -208,6 +212,14 @@ def bumphunter_scan(
     if n_toys < 0:
         raise StatsError(f"n_toys must be >= 0, got {n_toys}")
     win = windows(n.size, min_width, max_width)
+    if centres is not None:
+        mid = 0.5 * (edges[win[:, 0]] + edges[win[:, 1]])
+        win = win[(mid >= centres[0]) & (mid <= centres[1])]
+        if len(win) == 0:
+            raise StatsError(
+                f"no BumpHunter window of {min_width}-{max_width} bins has its centre in "
+                f"[{centres[0]:g}, {centres[1]:g}]"
+            )
     p = window_pvalues(n, b, win)
     best = int(np.argmin(p))  # the first of equal p-values: the narrowest, lowest window
     lo, hi = (int(v) for v in win[best])
@@ -288,6 +300,7 @@ def bumphunter_on_fit(
     n_toys: int = 1000,
     seed: int | np.random.Generator = 0,
     refit: bool = True,
+    centres: tuple[float, float] | None = None,
 ) -> BumpHunterResult:
     """BumpHunter on the data of a background fit against the fit, in coarse bins.
 
@@ -299,7 +312,7 @@ def bumphunter_on_fit(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     toys = refitted_toys(fit, n_toys, rng, cedges) if refit else None
     return bumphunter_scan(obs, exp, cedges, min_width=min_width, max_width=max_width,
-                           n_toys=n_toys, seed=rng, toys=toys)  # fmt: skip
+                           n_toys=n_toys, seed=rng, toys=toys, centres=centres)  # fmt: skip
 
 
 def bumphunter_cross_check(
@@ -311,17 +324,25 @@ def bumphunter_cross_check(
     widths: Sequence[int] | None = None,
     global_toys: int = 0,
     seed: int | np.random.Generator = 0,
+    same_range: bool = False,
 ) -> dict[str, Any]:
     """BumpHunter next to the likelihood scan of one selection (``stats/<method>.json``).
 
     Adds to :meth:`BumpHunterResult.to_dict` the scan's largest excess (mass, local
     Z), the likelihood global p of this selection alone from ``global_toys`` toys
     (:func:`global_significance`; None when 0), and whether the max-Z mass lies in
-    the BumpHunter window.
+    the BumpHunter window. ``same_range`` keeps only BumpHunter windows centred within
+    the scan's masses, so that both global p-values pay for the same look-elsewhere.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     wmin, wmax = (1, None) if widths is None else (int(widths[0]), int(widths[1]))
-    bh = bumphunter_on_fit(fit, min_width=wmin, max_width=wmax, n_toys=n_toys, seed=rng)
+    centres = None
+    if same_range and len(scan.points):
+        masses = [pt.mass for pt in scan.points]
+        centres = (min(masses), max(masses))
+    bh = bumphunter_on_fit(
+        fit, min_width=wmin, max_width=wmax, n_toys=n_toys, seed=rng, centres=centres
+    )
     out = bh.to_dict()
     best = scan.max_point
     lik: dict[str, Any] = {"max_z_mass": None, "max_z": None, "global_p": None,
