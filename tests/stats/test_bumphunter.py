@@ -147,6 +147,7 @@ def test_global_p_values_of_bumphunter_and_likelihood():
         ("bumphunter_widths", [5, 2]),
         ("bumphunter_widths", [1, 2.5]),
         ("bumphunter_widths", "1-5"),
+        ("bumphunter_same_range", "yes"),
     ],
 )
 def test_config_errors_name_the_key(key, value):
@@ -180,6 +181,13 @@ def test_analyze_region_adds_the_cross_check_only_when_on(bump_mjj):
     assert lik["max_z_mass"] == out["scan"]["max_z_mass"] and lik["max_z"] > 3
     assert lik["global_toys"] == 30 and 0 <= lik["global_p"] <= 1
     assert bh["max_z_mass_in_window"] is (low <= lik["max_z_mass"] < high)
+    # the same search range as the scan: every window centred within its masses
+    same, _ = analyze_region(
+        bump_mjj, StatsConfig.from_dict({**base, "bumphunter_toys": 50,
+                                         "bumphunter_same_range": True}), SignalModel()
+    )  # fmt: skip
+    low, high = same["bumphunter"]["window"]
+    assert 2600.0 <= 0.5 * (low + high) <= 3400.0
 
 
 def test_same_window_and_local_p_as_pybumphunter(capsys):

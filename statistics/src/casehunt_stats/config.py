@@ -60,6 +60,9 @@ class StatsConfig:
             selection's likelihood scan (arXiv:1101.0390; 0 = off).
         bumphunter_widths: ``[min, max]`` BumpHunter window widths in (CMS dijet)
             bins; None = 1 bin to half the bins (the paper's choice).
+        bumphunter_same_range: only BumpHunter windows centred within the scan's
+            signal masses, so that its global p-value pays for the same look-elsewhere
+            as the likelihood scan's.
     """
 
     background: str = "dijet"
@@ -87,6 +90,7 @@ class StatsConfig:
     seed: int = 12345
     bumphunter_toys: int = 0
     bumphunter_widths: tuple[int, int] | None = None
+    bumphunter_same_range: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -284,3 +288,7 @@ def _validate_bumphunter(c: StatsConfig) -> None:
         if not 1 <= lo <= hi:
             raise ValueError(f"bumphunter_widths must satisfy 1 <= min <= max, got {w!r}")
         object.__setattr__(c, "bumphunter_widths", (lo, hi))
+    if not isinstance(c.bumphunter_same_range, bool):
+        raise ValueError(
+            f"bumphunter_same_range must be true or false, got {c.bumphunter_same_range!r}"
+        )

@@ -131,6 +131,7 @@ def analyze_region(
             out["bumphunter"] = bumphunter_cross_check(
                 fit, scan, shapes, n_toys=config.bumphunter_toys, widths=config.bumphunter_widths,
                 global_toys=config.global_toys, seed=config.seed,
+                same_range=config.bumphunter_same_range,
             )  # fmt: skip
         except StatsError as exc:
             out["bumphunter"] = {"error": str(exc)}
