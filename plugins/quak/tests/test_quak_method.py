@@ -18,8 +18,9 @@ from casehunt.regions import SignalRegion
 from casehunt.selection import sideband_threshold
 from casehunt.testing import toy_sample
 from casehunt.toys import make_toy_events
+from casehunt.training import torch_threads
 from casehunt_quak import QUAK, priors
-from casehunt_quak.flow import DensityFlow, FlowConfig, torch_threads
+from casehunt_quak.flow import DensityFlow, FlowConfig
 from casehunt_quak.method import quadrant_score
 
 REGION = SignalRegion(3300.0, 3700.0, 2900.0, 4300.0)

@@ -338,8 +338,7 @@ def bumphunter_cross_check(
     wmin, wmax = (1, None) if widths is None else (int(widths[0]), int(widths[1]))
     centres = None
     if same_range and len(scan.points):
-        masses = [pt.mass for pt in scan.points]
-        centres = (min(masses), max(masses))
+        centres = (float(scan.masses.min()), float(scan.masses.max()))
     bh = bumphunter_on_fit(
         fit, min_width=wmin, max_width=wmax, n_toys=n_toys, seed=rng, centres=centres
     )

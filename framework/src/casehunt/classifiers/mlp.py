@@ -8,9 +8,7 @@ classes, standardised inputs and early stopping on a validation split.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,6 +24,7 @@ from casehunt.classifiers.base import (
     model_seeds,
     stratified_split,
 )
+from casehunt.training import torch_threads
 
 
 def _is_layer_list(v: Any) -> bool:
@@ -114,24 +113,12 @@ class TorchMLP(OptionsMixin):
         Xs = ((X - self.mean_) / self.scale_).astype(np.float32)
         w = balanced_weights(y, sample_weight).astype(np.float32)
         self.members_, self.history_ = [], []
-        with self._threads():
+        with torch_threads(self.n_threads):
             for member_seed in model_seeds(self.seed, self.n_models):
                 states, history = self._fit_one(Xs, y.astype(np.float32), w, member_seed)
                 self.members_.append(states)
                 self.history_.append(history)
         return self
-
-    @contextlib.contextmanager
-    def _threads(self) -> Iterator[None]:
-        import torch
-
-        before = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(self.n_threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
 
     def _fit_one(
         self, X: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int
@@ -194,7 +181,7 @@ class TorchMLP(OptionsMixin):
         Xs = ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
         out = np.zeros(len(Xs))
         n_nets = 0
-        with self._threads(), torch.no_grad():
+        with torch_threads(self.n_threads), torch.no_grad():
             for states in self.members_:
                 for net in states:
                     net.eval()

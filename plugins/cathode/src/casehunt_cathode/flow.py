@@ -13,14 +13,14 @@ it was found.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import heapq
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from casehunt.training import progress_bar
 
 
 @dataclass
@@ -99,7 +99,7 @@ class ConditionalFlow:
         )
         best: list[tuple[float, int, dict[str, Any]]] = []  # a heap of (-loss, epoch, state)
         self.history_ = {"train_loss": [], "valid_loss": []}
-        bar = _progress(cfg.epochs, "cathode flow", self.progress)
+        bar = progress_bar(cfg.epochs, "cathode flow", self.progress)
         for epoch in range(cfg.epochs):
             flow.train()
             perm = torch.randperm(len(z_t), generator=generator).to(device)
@@ -171,35 +171,5 @@ class ConditionalFlow:
         return out
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with `n` torch CPU threads (None: leave torch's setting), restoring it after.
-
-    A flow of this size does many small matrix products; with several threads each of
-    them waits on the others, and on a shared 2-core machine a busy neighbour makes every
-    step one hundred times slower (measured: 400 ms against 5 ms per batch of 512 with one
-    thread). One thread is the robust default.
-    """
-    import torch
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _state_copy(module: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in copy.copy(module.state_dict()).items()}
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)

@@ -37,8 +37,9 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.training import torch_threads
 from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
-from casehunt_cathode.flow import ConditionalFlow, FlowConfig, torch_threads
+from casehunt_cathode.flow import ConditionalFlow, FlowConfig
 from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
 
 

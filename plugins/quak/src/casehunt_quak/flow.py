@@ -24,13 +24,13 @@ it was found.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from casehunt.training import progress_bar
 
 #: standardised inputs are clipped to this many standard deviations before the flow: an
 #: event that far from everything a flow was trained on is "infinitely" unlike it, and
@@ -164,7 +164,7 @@ class DensityFlow:
         optimizer = torch.optim.AdamW(flow.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
         best_loss, since_best = np.inf, 0
         self.history_ = {"train_loss": [], "valid_loss": []}
-        bar = _progress(cfg.epochs, f"quak {self.label}", self.progress)
+        bar = progress_bar(cfg.epochs, f"quak {self.label}", self.progress)
         for epoch in range(cfg.epochs):
             flow.train()
             perm = torch.randperm(len(z_t), generator=generator).to(device)
@@ -235,33 +235,5 @@ def _log_prob(flow: Any, z: Any, c: Any, chunk: int = 65536) -> Any:
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with `n` torch CPU threads (None: leave torch's setting), restoring it after.
-
-    Flows this small do many small matrix products, for which one thread is fastest and
-    robust on a shared machine (the same finding as the CATHODE plugin's).
-    """
-    import torch
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _state_copy(module: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in copy.copy(module.state_dict()).items()}
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)

@@ -100,7 +100,8 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, FeatureSet, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
-from casehunt_quak.flow import DensityFlow, FlowConfig, torch_threads
+from casehunt.training import torch_threads
+from casehunt_quak.flow import DensityFlow, FlowConfig
 from casehunt_quak.priors import check_prior_path, prior_features, prior_flow, prior_name
 
 #: the defaults of the two flow options; a configuration may override any subset

@@ -28,8 +28,9 @@ from casehunt.errors import ConfigError, InputError
 from casehunt.events import EventTable
 from casehunt.methods import SelectionMethod, TrainingData
 from casehunt.readers import padded_from_constituents
+from casehunt.training import torch_threads
 from casehunt_vrnn.alignment import REF_ENERGY, REF_MASS, align_jets
-from casehunt_vrnn.vrnn import JetVRNN, VRNNConfig, torch_threads
+from casehunt_vrnn.vrnn import JetVRNN, VRNNConfig
 
 EVENT_SCORES = ("max", "min")
 

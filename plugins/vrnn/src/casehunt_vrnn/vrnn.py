@@ -23,13 +23,13 @@ one thread is fastest on a shared CPU).
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from casehunt.training import progress_bar
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class JetVRNN:
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
         best, since_best = np.inf, 0
-        bar = _progress(cfg.epochs, "vrnn", self.progress)
+        bar = progress_bar(cfg.epochs, "vrnn", self.progress)
         for epoch in range(cfg.epochs):
             module.train()
             perm = torch.randperm(len(x_t), generator=generator)
@@ -230,27 +230,3 @@ class JetVRNN:
             module = build_vrnn(len(self.mean_), self.config)
             module.load_state_dict(self.state_)
             self._module = module.to(self.device)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with `n` torch CPU threads (None: torch's setting), restoring it after."""
-    import torch
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
