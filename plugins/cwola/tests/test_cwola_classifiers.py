@@ -14,6 +14,7 @@ from casehunt.classifiers import (
     TorchMLP,
     balanced_weights,
     classifier_defaults,
+    combine_jet_quantiles,
     make_classifier,
 )
 from casehunt.errors import ConfigError
@@ -156,3 +157,20 @@ def test_defaults_follow_the_references() -> None:
     assert hgb["balanced"] is True
     assert classifier_defaults("mlp")["hidden"] == (64, 64, 64)
     assert set(CLASSIFIERS) == {"hgb", "mlp"}
+
+
+def test_jet_combinations_order_the_far_tail_by_the_pairs_efficiency() -> None:
+    q = np.array([[0.5, 0.5], [0.99, 0.999], [0.999, 0.99], [0.9999, 0.9], [1.0, 1.0]])
+    np.testing.assert_allclose(combine_jet_quantiles(q, "max"), q.max(axis=1))
+    np.testing.assert_allclose(combine_jet_quantiles(q, "product"), q[:, 0] * q[:, 1])
+    fisher = combine_jet_quantiles(q, "fisher")
+    # symmetric in the jets; -log of the pair's tail probability
+    assert fisher[1] == pytest.approx(fisher[2])
+    assert fisher[1] == pytest.approx(-np.log(0.01 * 0.001))
+    # (0.9999, 0.9) has tail 1e-5, as (0.99, 0.999): tied by Fisher, not by the product
+    assert fisher[3] == pytest.approx(fisher[1])
+    assert combine_jet_quantiles(q, "product")[3] < combine_jet_quantiles(q, "product")[1]
+    # both jets at the top quantile: finite
+    assert np.isfinite(fisher[4]) and fisher[4] == fisher.max()
+    with pytest.raises(ValueError, match="mean"):
+        combine_jet_quantiles(q, "mean")

@@ -115,6 +115,9 @@ def test_per_jet_event_score_is_max_of_jet_quantiles(
     product = CWoLaHunting({"features": "case_jet", "n_models": 1, "combine": "product"}, seed=0)
     product.fit(TrainingData.for_region(events, REGION))
     np.testing.assert_allclose(product.score(events), q.prod(axis=1))
+    fisher = CWoLaHunting({"features": "case_jet", "n_models": 1, "combine": "fisher"}, seed=0)
+    fisher.fit(TrainingData.for_region(events, REGION))
+    np.testing.assert_allclose(fisher.score(events), -np.log((1 - q[:, 0]) * (1 - q[:, 1])))
 
 
 def test_quantile_knots_strictly_increasing_and_keep_order_beyond_training() -> None:

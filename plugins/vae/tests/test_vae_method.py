@@ -68,15 +68,20 @@ def test_selection_is_flat_in_mjj_where_the_raw_score_is_not() -> None:
     assert np.all(np.abs(selected_fractions(level, mjj, 0.8, n_bins) / 0.2 - 1) < 0.1)
 
 
-def test_event_score_is_min_over_jets_and_symmetric(
-    constituent_sample: tuple[EventTable, np.ndarray],
+@pytest.mark.parametrize(
+    ("event_score", "combine"), [("min", np.min), ("max", np.max), ("sum", np.sum)]
+)
+def test_event_score_combines_the_jets_and_is_symmetric(
+    constituent_sample: tuple[EventTable, np.ndarray], event_score: str, combine: Any
 ) -> None:
     events, _ = constituent_sample
     events = events.take(np.arange(3000))
-    method = fitted(events, {**FAST_CONSTITUENTS, "epochs": 1, "qr_quantiles": [0.5, 0.9]})
+    options = {**FAST_CONSTITUENTS, "epochs": 1, "qr_quantiles": [0.5, 0.9]}
+    method = fitted(events, {**options, "event_score": event_score})
     assert method.vae_ is not None
     jets = method.vae_.score(method.jet_inputs(events).reshape(2 * events.n_events, -1))
-    np.testing.assert_allclose(method.raw_scores(events), jets.reshape(-1, 2).min(axis=1))
+    expected = combine(jets.reshape(-1, 2), axis=1)
+    np.testing.assert_allclose(method.raw_scores(events), expected, rtol=1e-6)
     # jets swapped within each event: the same scores
     swapped = events.with_columns(
         **{c: events[c][:, ::-1] for c in ("jet_const", "jet_pt", "jet_eta", "jet_phi")}
@@ -104,6 +109,7 @@ def test_relative_constituents_wrap_phi_and_keep_padding_zero() -> None:
     [
         ({"inputz": "features"}, "inputz"),
         ({"inputs": "images"}, "inputs"),
+        ({"event_score": "mean"}, "event_score"),
         ({"n_constituents": 0}, "n_constituents"),
         ({"features": "lhco"}, "features"),
         ({"features": "no_such_set"}, "features"),

@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from casehunt.classifiers.base import (
+    JET_COMBINATIONS,
     BinaryClassifier,
     balanced_weights,
+    combine_jet_quantiles,
     model_seeds,
     quantile_knots,
 )
@@ -85,12 +87,14 @@ def _backend(name: str) -> type[HGBEnsemble] | type[TorchMLP]:
 
 __all__ = [
     "CLASSIFIERS",
+    "JET_COMBINATIONS",
     "BinaryClassifier",
     "HGBEnsemble",
     "TorchMLP",
     "balanced_weights",
     "classifier_defaults",
     "classifier_spec",
+    "combine_jet_quantiles",
     "make_classifier",
     "model_seeds",
     "quantile_knots",

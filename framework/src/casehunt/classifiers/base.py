@@ -148,3 +148,30 @@ def quantile_knots(train_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     q = np.concatenate([[0.0], cdf, [1.0]])
     keep = np.concatenate([[True], np.diff(x) > 0])
     return x[keep], q[keep]
+
+
+#: smallest per-jet tail probability in the Fisher combination (keeps the score finite)
+TAIL_FLOOR = 1e-12
+
+#: how per-jet methods combine the two jets' quantiles into an event score
+JET_COMBINATIONS = ("max", "product", "fisher")
+
+
+def combine_jet_quantiles(q: np.ndarray, how: str) -> np.ndarray:
+    """The event score from the (N, 2) quantiles of its jets' classifier scores.
+
+    ``max``: either jet; ``product``: q1 * q2 (CASE); ``fisher``: -log((1 - q1)(1 - q2)).
+    1 - q is a jet's background tail probability among the training jets (a p-value); for
+    independent jets their product is the background efficiency of the pair, and -log of
+    it is Fisher's combination of independent p-values (R. A. Fisher, Statistical Methods
+    for Research Workers, 4th ed., 1932). q1 * q2 saturates at 1 in the far tail, where
+    the selection works; Fisher's keeps ordering the tail by the pair's efficiency.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    if how == "max":
+        return q.max(axis=1)
+    if how == "product":
+        return q[:, 0] * q[:, 1]
+    if how == "fisher":
+        return -np.log(np.clip(1.0 - q, TAIL_FLOOR, 1.0)).sum(axis=1)
+    raise ValueError(f"unknown jet combination {how!r}; expected one of {JET_COMBINATIONS}")

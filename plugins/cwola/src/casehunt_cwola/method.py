@@ -22,7 +22,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import classifier_spec, make_classifier, quantile_knots
+from casehunt.classifiers import (
+    JET_COMBINATIONS,
+    classifier_spec,
+    combine_jet_quantiles,
+    make_classifier,
+    quantile_knots,
+)
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, FeatureSet, resolve_features
@@ -46,8 +52,9 @@ class CWoLaHunting(SelectionMethod):
         "per_jet": None,
         # a backend of casehunt.classifiers: "hgb" (boosted trees) or "mlp" (torch)
         "classifier": "hgb",
-        # per-jet mode: event score from the jets' quantiles, "max" (CASE CWoLa) or
-        # "product" (CASE Tag N' Train), which asks both jets to look anomalous
+        # per-jet mode: event score from the jets' quantiles, "max" (CASE CWoLa),
+        # "product" (CASE Tag N' Train), which asks both jets to look anomalous, or
+        # "fisher", -log((1 - q1)(1 - q2)) (casehunt.classifiers.combine_jet_quantiles)
         "combine": "max",
         # ensemble size inside each fold (CASE: 4)
         "n_models": 4,
@@ -59,9 +66,10 @@ class CWoLaHunting(SelectionMethod):
         super().__init__(options, seed)
         self.feature_set = _feature_set(self.options["features"], self.options["per_jet"])
         self._classifier_args = classifier_spec(self.name, self.options)  # fails on bad options now
-        if self.options["combine"] not in ("max", "product"):
+        if self.options["combine"] not in JET_COMBINATIONS:
             raise ConfigError(
-                f"cwola: option 'combine' must be 'max' or 'product', got {self.options['combine']!r}"
+                f"cwola: option 'combine' must be one of {', '.join(JET_COMBINATIONS)}, "
+                f"got {self.options['combine']!r}"
             )
         self.classifier_: Any = None
         self.quantile_knots_: tuple[np.ndarray, np.ndarray] | None = None
@@ -91,7 +99,7 @@ class CWoLaHunting(SelectionMethod):
             self.quantile_knots_ = quantile_knots(self.classifier_.predict(X))
 
     def score(self, events: EventTable) -> np.ndarray:
-        """The classifier output; per jet, max (or product) of the two jets' quantile scores."""
+        """The classifier output; per jet, the two jets' quantile scores combined (``combine``)."""
         if self.classifier_ is None:
             raise RuntimeError("cwola: score called before fit")
         s = np.asarray(self.classifier_.predict(self._rows(events)), dtype=np.float64)
@@ -99,7 +107,7 @@ class CWoLaHunting(SelectionMethod):
             return s
         assert self.quantile_knots_ is not None
         q = np.interp(s, *self.quantile_knots_).reshape(events.n_events, 2)
-        return q.max(axis=1) if self.options["combine"] == "max" else q.prod(axis=1)
+        return combine_jet_quantiles(q, self.options["combine"])
 
     def _rows(self, events: EventTable) -> np.ndarray:
         """(N, F) event features, or (2N, F) jet features with the jets of an event adjacent."""

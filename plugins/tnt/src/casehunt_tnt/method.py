@@ -30,7 +30,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import classifier_spec, make_classifier, model_seeds, quantile_knots
+from casehunt.classifiers import (
+    classifier_spec,
+    combine_jet_quantiles,
+    make_classifier,
+    model_seeds,
+    quantile_knots,
+)
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable
 from casehunt.features import CASE_JET, FeatureSet, resolve_features
@@ -43,9 +49,6 @@ from casehunt_tnt.tagging import (
     percentile_rank,
     tag_labels,
 )
-
-#: smallest per-jet tail probability in the Fisher combination (keeps the score finite)
-TAIL_FLOOR = 1e-12
 
 
 class TagNTrain(SelectionMethod):
@@ -259,15 +262,7 @@ class TagNTrain(SelectionMethod):
         s = self._jet_scores(jet_features(events, self.feature_set, order))
         knots = self.quantile_knots_ * (2 if len(self.quantile_knots_) == 1 else 1)
         q = np.stack([np.interp(s[:, a], *knots[a]) for a in (0, 1)], axis=1)
-        if self.options["combine"] == "fisher":
-            # 1 - q is a jet's background tail probability among the training jets (a
-            # p-value); for independent jets their product is the background efficiency of
-            # the pair, and -log of it is Fisher's combination of independent p-values
-            # (R. A. Fisher, Statistical Methods for Research Workers, 4th ed., 1932).
-            # q1 * q2 (CASE) saturates at 1 in the far tail, where the selection works.
-            tail = np.clip(1.0 - q, TAIL_FLOOR, 1.0)
-            return -np.log(tail).sum(axis=1)
-        return q[:, 0] * q[:, 1]
+        return combine_jet_quantiles(q, self.options["combine"])
 
     def jet_scores(self, events: EventTable) -> np.ndarray:
         """(N, 2) classifier scores of the jets in mass order (before the quantile map)."""

@@ -53,6 +53,8 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 #: CASE's quantiles spanned 0.3-0.99; the higher levels calibrate the 1% and 0.1%
 #: selections of the benchmark.
+# how an event's score follows from its two jets' (N, 2) scores
+EVENT_SCORES = {"min": np.min, "max": np.max, "sum": np.sum}
 DEFAULT_LEVELS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
@@ -87,6 +89,9 @@ class VAEQR(SelectionMethod):
         "validation_fraction": 0.25,
         # weight of the KL term in the loss and in the jet score (CASE: 0.5)
         "beta": 0.5,
+        # the event's score from its two jets' scores: "min" (CASE: both jets must look
+        # anomalous), "max" (either jet) or "sum"
+        "event_score": "min",
         # levels of the quantile curves (CASE: 0.3 ... 0.99)
         "qr_quantiles": list(DEFAULT_LEVELS),
         # degree of each curve's polynomial in log mjj
@@ -143,6 +148,12 @@ class VAEQR(SelectionMethod):
             patience=_int_at_least(o, "patience", 0),
             beta=float(beta),
         )
+        if o["event_score"] not in EVENT_SCORES:
+            raise ConfigError(
+                "vae_qr: option 'event_score' must be one of "
+                f"{', '.join(map(repr, EVENT_SCORES))}, got {o['event_score']!r}"
+            )
+        self.combine_jets = EVENT_SCORES[o["event_score"]]
         frac = o["validation_fraction"]
         if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
             raise ConfigError(
@@ -230,7 +241,7 @@ class VAEQR(SelectionMethod):
         )
 
     def raw_scores(self, events: EventTable) -> np.ndarray:
-        """min over the two jets of reconstruction + beta KL (CASE's event score, before QR)."""
+        """The jets' reconstruction + beta KL, combined by `event_score` (before the QR)."""
         if self.vae_ is None:
             raise RuntimeError("vae_qr: raw_scores called before fit")
         return self._event_scores(self.jet_inputs(events))
@@ -239,7 +250,7 @@ class VAEQR(SelectionMethod):
         assert self.vae_ is not None
         if len(x) == 0:
             return np.empty(0)
-        return self.vae_.score(flat_rows(x)).reshape(len(x), 2).min(axis=1)
+        return self.combine_jets(self.vae_.score(flat_rows(x)).reshape(len(x), 2), axis=1)
 
     def score(self, events: EventTable) -> np.ndarray:
         """The conditional CDF level of the raw score at the event's mjj (flat in mjj)."""
