@@ -37,6 +37,7 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.options import positive_int, positive_number
 from casehunt.training import torch_threads
 from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
 from casehunt_cathode.flow import ConditionalFlow, FlowConfig
@@ -154,7 +155,7 @@ class CATHODE(SelectionMethod):
             )
         threads = o["threads"]
         if threads is not None:
-            _positive_int(o, "threads")
+            positive_int(o, "threads", "cathode")
         if not isinstance(o["progress"], bool):
             raise ConfigError(
                 f"cathode: option 'progress' must be true or false, got {o['progress']!r}"
@@ -282,20 +283,6 @@ def kde_sample(
     return np.clip(s, low, np.nextafter(high, low) if width > 0 else high)
 
 
-def _positive_int(o: Mapping[str, Any], key: str) -> int:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ConfigError(f"cathode: option {key!r} must be a positive integer, got {v!r}")
-    return int(v)
-
-
-def _positive_number(o: Mapping[str, Any], key: str) -> float:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        raise ConfigError(f"cathode: option {key!r} must be a positive number, got {v!r}")
-    return float(v)
-
-
 def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
     hidden = o["flow_hidden"]
     if (
@@ -316,21 +303,21 @@ def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
         raise ConfigError(f"cathode: option 'flow_weight_decay' must be a number >= 0, got {wd!r}")
     max_events = o["flow_max_events"]
     if max_events is not None:
-        max_events = _positive_int(o, "flow_max_events")
+        max_events = positive_int(o, "flow_max_events", "cathode")
     kind = o["flow_type"]
     if kind not in ("maf", "nsf"):
         raise ConfigError(f"cathode: option 'flow_type' must be 'maf' or 'nsf', got {kind!r}")
     cfg = FlowConfig(
         kind=kind,
-        bins=_positive_int(o, "flow_bins"),
-        transforms=_positive_int(o, "flow_transforms"),
+        bins=positive_int(o, "flow_bins", "cathode"),
+        transforms=positive_int(o, "flow_transforms", "cathode"),
         hidden=tuple(hidden),
-        epochs=_positive_int(o, "flow_epochs"),
-        batch_size=_positive_int(o, "flow_batch_size"),
-        learning_rate=_positive_number(o, "flow_learning_rate"),
+        epochs=positive_int(o, "flow_epochs", "cathode"),
+        batch_size=positive_int(o, "flow_batch_size", "cathode"),
+        learning_rate=positive_number(o, "flow_learning_rate", "cathode"),
         weight_decay=float(wd),
         validation_fraction=float(frac),
-        n_best_epochs=_positive_int(o, "flow_n_best_epochs"),
+        n_best_epochs=positive_int(o, "flow_n_best_epochs", "cathode"),
         max_events=max_events,
     )
     if cfg.n_best_epochs > cfg.epochs:

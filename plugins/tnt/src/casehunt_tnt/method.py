@@ -41,6 +41,7 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable
 from casehunt.features import CASE_JET, FeatureSet, resolve_features
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.options import positive_int, positive_number
 from casehunt_tnt.autoencoder import DEVICE_PATTERN, AEConfig, JetAutoencoder
 from casehunt_tnt.jets import CONSTITUENT_COLUMNS, constituent_inputs, jet_features, jet_order
 from casehunt_tnt.tagging import (
@@ -129,8 +130,8 @@ class TagNTrain(SelectionMethod):
             raise ConfigError(
                 f"tnt: option 'inputs' must be 'features' or 'constituents', got {o['inputs']!r}"
             )
-        _positive_int(o, "n_constituents")
-        _positive_int(o, "iterations")
+        positive_int(o, "n_constituents", "tnt")
+        positive_int(o, "iterations", "tnt")
         sig, bkg = o["signal_rich_percentile"], o["background_rich_percentile"]
         for key, v in (("signal_rich_percentile", sig), ("background_rich_percentile", bkg)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 100:
@@ -285,20 +286,6 @@ def _predict(classifiers: Sequence[Any], x: np.ndarray) -> np.ndarray:
 # option helpers ----------------------------------------------------------------------------
 
 
-def _positive_int(o: Mapping[str, Any], key: str) -> int:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ConfigError(f"tnt: option {key!r} must be a positive integer, got {v!r}")
-    return int(v)
-
-
-def _positive_number(o: Mapping[str, Any], key: str) -> float:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        raise ConfigError(f"tnt: option {key!r} must be a positive number, got {v!r}")
-    return float(v)
-
-
 def _jet_feature_set(spec: Any) -> FeatureSet:
     if isinstance(spec, str):
         try:
@@ -334,11 +321,11 @@ def _ae_config(o: Mapping[str, Any]) -> AEConfig:
         )
     return AEConfig(
         hidden=tuple(int(h) for h in hidden),
-        latent=_positive_int(o, "ae_latent"),
-        epochs=_positive_int(o, "ae_epochs"),
-        batch_size=_positive_int(o, "ae_batch_size"),
-        learning_rate=_positive_number(o, "ae_learning_rate"),
-        patience=_positive_int(o, "ae_patience"),
+        latent=positive_int(o, "ae_latent", "tnt"),
+        epochs=positive_int(o, "ae_epochs", "tnt"),
+        batch_size=positive_int(o, "ae_batch_size", "tnt"),
+        learning_rate=positive_number(o, "ae_learning_rate", "tnt"),
+        patience=positive_int(o, "ae_patience", "tnt"),
         validation_fraction=float(frac),
     )
 

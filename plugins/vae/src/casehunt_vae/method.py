@@ -39,6 +39,7 @@ from casehunt.errors import ConfigError, InputError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import FeatureSet, resolve_features
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.options import int_at_least, positive_int, positive_number
 from casehunt.readers import padded_from_constituents
 from casehunt_vae.quantiles import QuantileCalibration
 from casehunt_vae.vae import JetVAE, VAEConfig, flat_rows, tensorflow, tf_device
@@ -118,11 +119,13 @@ class VAEQR(SelectionMethod):
                 f"vae_qr: option 'inputs' must be 'constituents' or 'features', got {mode!r}"
             )
         self.mode: str = mode
-        self.n_constituents = _positive_int(o, "n_constituents")
+        self.n_constituents = positive_int(o, "n_constituents", "vae_qr")
         self.feature_set = _feature_set(o["features"])
         latent = o["latent_dim"]
         latent = (
-            MODE_DEFAULTS[mode]["latent_dim"] if latent is None else _positive_int(o, "latent_dim")
+            MODE_DEFAULTS[mode]["latent_dim"]
+            if latent is None
+            else positive_int(o, "latent_dim", "vae_qr")
         )
         hidden = o["hidden"]
         if hidden is None:
@@ -142,10 +145,10 @@ class VAEQR(SelectionMethod):
         self.vae_config = VAEConfig(
             latent_dim=int(latent),
             hidden=tuple(int(h) for h in hidden),
-            epochs=_positive_int(o, "epochs"),
-            batch_size=_positive_int(o, "batch_size"),
-            learning_rate=_positive_number(o, "learning_rate"),
-            patience=_int_at_least(o, "patience", 0),
+            epochs=positive_int(o, "epochs", "vae_qr"),
+            batch_size=positive_int(o, "batch_size", "vae_qr"),
+            learning_rate=positive_number(o, "learning_rate", "vae_qr"),
+            patience=int_at_least(o, "patience", "vae_qr", 0),
             beta=float(beta),
         )
         if o["event_score"] not in EVENT_SCORES:
@@ -172,7 +175,7 @@ class VAEQR(SelectionMethod):
                 f"in (0, 1), got {levels!r}"
             )
         self.levels = tuple(sorted(float(q) for q in levels))
-        self.qr_degree = _int_at_least(o, "qr_degree", 0)
+        self.qr_degree = int_at_least(o, "qr_degree", "vae_qr", 0)
         device = o["device"]
         if not isinstance(device, str) or not (
             device in ("auto", "cpu", "gpu") or device.startswith("/")
@@ -304,21 +307,3 @@ def _feature_set(spec: Any) -> FeatureSet:
             "jet at a time (give 'case_jet' or a list of (N, 2) columns)"
         )
     return fs
-
-
-def _int_at_least(o: Mapping[str, Any], key: str, low: int) -> int:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ConfigError(f"vae_qr: option {key!r} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
-def _positive_int(o: Mapping[str, Any], key: str) -> int:
-    return _int_at_least(o, key, 1)
-
-
-def _positive_number(o: Mapping[str, Any], key: str) -> float:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        raise ConfigError(f"vae_qr: option {key!r} must be a positive number, got {v!r}")
-    return float(v)

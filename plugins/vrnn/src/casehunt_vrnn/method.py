@@ -27,6 +27,7 @@ import numpy as np
 from casehunt.errors import ConfigError, InputError
 from casehunt.events import EventTable
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.options import int_at_least, positive_number
 from casehunt.readers import padded_from_constituents
 from casehunt.training import torch_threads
 from casehunt_vrnn.alignment import REF_ENERGY, REF_MASS, align_jets
@@ -87,10 +88,10 @@ class VRNNTagger(SelectionMethod):
     def _check_options(self) -> None:
         o = self.options
         for key in ("n_constituents", "hidden", "latent_dim", "epochs", "batch_size"):
-            _int_at_least(o, key, 2 if key == "n_constituents" else 1)
-        _int_at_least(o, "patience", 1)
+            int_at_least(o, key, "vrnn", 2 if key == "n_constituents" else 1)
+        int_at_least(o, "patience", "vrnn", 1)
         for key in ("learning_rate", "ref_mass", "ref_energy"):
-            _positive_number(o, key)
+            positive_number(o, key, "vrnn")
         if not o["ref_energy"] > o["ref_mass"]:
             raise ConfigError(
                 f"vrnn: option 'ref_energy' ({o['ref_energy']}) must exceed 'ref_mass' "
@@ -116,7 +117,7 @@ class VRNNTagger(SelectionMethod):
         if not isinstance(o["device"], str):
             raise ConfigError(f"vrnn: option 'device' must be a string, got {o['device']!r}")
         if o["threads"] is not None:
-            _int_at_least(o, "threads", 1)
+            int_at_least(o, "threads", "vrnn", 1)
         if not isinstance(o["progress"], bool):
             raise ConfigError(
                 f"vrnn: option 'progress' must be true or false, got {o['progress']!r}"
@@ -208,17 +209,3 @@ class VRNNTagger(SelectionMethod):
         """The larger (``event_score: max``) or smaller of the two jets' scores."""
         s = self.jet_scores(events)
         return s.max(axis=1) if self.options["event_score"] == "max" else s.min(axis=1)
-
-
-def _int_at_least(o: Mapping[str, Any], key: str, low: int) -> int:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ConfigError(f"vrnn: option {key!r} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
-def _positive_number(o: Mapping[str, Any], key: str) -> float:
-    v = o[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        raise ConfigError(f"vrnn: option {key!r} must be a positive number, got {v!r}")
-    return float(v)
