@@ -152,8 +152,9 @@ def test_bad_names_and_options_are_config_errors(
 
 def test_defaults_follow_the_references() -> None:
     hgb = classifier_defaults("hgb")
-    # Finke et al. (arXiv:2309.13111) and BENCHMARK.md
-    assert (hgb["max_iter"], hgb["max_leaf_nodes"], hgb["validation_fraction"]) == (200, 31, 0.5)
+    # Finke et al. (arXiv:2309.13111) and BENCHMARK.md, with patient early stopping
+    assert (hgb["max_iter"], hgb["max_leaf_nodes"]) == (200, 31)
+    assert (hgb["validation_fraction"], hgb["n_iter_no_change"]) == (0.2, 30)
     assert hgb["balanced"] is True
     assert classifier_defaults("mlp")["hidden"] == (64, 64, 64)
     assert set(CLASSIFIERS) == {"hgb", "mlp"}

@@ -3,8 +3,15 @@
 Finke et al. (arXiv:2309.13111) showed that boosted decision trees match or beat neural
 networks in weakly supervised resonant anomaly detection, train in seconds on a CPU and,
 unlike networks, keep working when uninformative features are added. Their setup is the
-default here: scikit-learn's HistGradientBoostingClassifier, 200 iterations, 31 leaves,
-early stopping on a 50% validation split, balanced classes, several models averaged.
+base here: scikit-learn's HistGradientBoostingClassifier, 200 iterations, 31 leaves,
+balanced classes, several models averaged. Early stopping is more patient than theirs
+(BENCHMARK.md's reference implementation): a 20% validation split and 30 iterations
+without improvement, against 50% and 10. With a few hundred signal events among tens of
+thousands, half the events held out and a short patience stop the trees before they
+find the signal; over five seeds of the development data the patient setting raised
+CWoLa's max SIC at S/sqrt(B) = 1.5 from 4.2 to 6.9 and the IAD's from 6.3 to 8.0
+(benchmarks/README.md). ``validation_fraction: 0.5, n_iter_no_change: 10`` restores
+Finke et al.'s setting.
 """
 
 from __future__ import annotations
@@ -40,8 +47,8 @@ class HGBEnsemble(OptionsMixin):
     learning_rate: float = 0.1
     min_samples_leaf: int = 20
     l2_regularization: float = 0.0
-    validation_fraction: float = 0.5
-    n_iter_no_change: int = 10
+    validation_fraction: float = 0.2
+    n_iter_no_change: int = 30
     balanced: bool = True
     # OpenMP threads per fit; None uses every core. One is the default because the
     # histograms are parallel over features (a handful here), so more threads gain little,
