@@ -44,3 +44,27 @@ def positive_number(options: Mapping[str, Any], key: str, method: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0:
         raise ConfigError(f"{method}: option {key!r} must be a positive number, got {v!r}")
     return float(v)
+
+
+def number_at_least(options: Mapping[str, Any], key: str, method: str, low: float) -> float:
+    """A number >= `low` (not a bool, not NaN)."""
+    v = options[key]
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float, np.integer, np.floating))
+        or not v >= low
+    ):
+        raise ConfigError(f"{method}: option {key!r} must be a number >= {low:g}, got {v!r}")
+    return float(v)
+
+
+def open_fraction(options: Mapping[str, Any], key: str, method: str) -> float:
+    """A number strictly between 0 and 1 (a validation split, a quantile level)."""
+    v = options[key]
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float, np.integer, np.floating))
+        or not 0 < v < 1
+    ):
+        raise ConfigError(f"{method}: option {key!r} must be between 0 and 1, got {v!r}")
+    return float(v)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from casehunt.errors import ConfigError
 from casehunt.plugins import get_registry
 from casehunt.testing import MethodConformance
 from casehunt_template import SidebandGaussian
@@ -16,3 +19,8 @@ def test_registered_through_entry_point() -> None:
     assert registry.methods["template"] is SidebandGaussian
     info = registry.info[("method", "template")]
     assert info.distribution == "casehunt-template"
+
+
+def test_a_bad_option_value_names_the_option() -> None:
+    with pytest.raises(ConfigError, match=r"template: option 'shrinkage' must be a number >= 0"):
+        SidebandGaussian({"shrinkage": -1.0})

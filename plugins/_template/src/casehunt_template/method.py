@@ -15,6 +15,7 @@ import numpy as np
 from casehunt.events import EventTable
 from casehunt.features import resolve_features
 from casehunt.methods import SelectionMethod, TrainingData
+from casehunt.options import number_at_least
 
 
 class SidebandGaussian(SelectionMethod):
@@ -29,6 +30,8 @@ class SidebandGaussian(SelectionMethod):
     def __init__(self, options: dict[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
         self.features = resolve_features(self.options["features"])
+        # a bad value fails here, naming the option, not in the middle of a run
+        self.shrinkage = number_at_least(self.options, "shrinkage", self.name, 0)
         self.mean: np.ndarray | None = None
         self.precision: np.ndarray | None = None
 
@@ -41,7 +44,7 @@ class SidebandGaussian(SelectionMethod):
         self.mean = reference.mean(axis=0)
         cov = np.atleast_2d(np.cov(reference, rowvar=False))
         # shrink towards the diagonal so a near-singular covariance stays invertible
-        cov += float(self.options["shrinkage"]) * np.diag(np.diag(cov)) + 1e-12 * np.eye(len(cov))
+        cov += self.shrinkage * np.diag(np.diag(cov)) + 1e-12 * np.eye(len(cov))
         self.precision = np.linalg.inv(cov)
 
     def score(self, events: EventTable) -> np.ndarray:

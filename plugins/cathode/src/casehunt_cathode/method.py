@@ -37,7 +37,7 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
-from casehunt.options import positive_int, positive_number
+from casehunt.options import number_at_least, open_fraction, positive_int, positive_number
 from casehunt.training import torch_threads
 from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
 from casehunt_cathode.flow import ConditionalFlow, FlowConfig
@@ -293,14 +293,8 @@ def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
         raise ConfigError(
             f"cathode: option 'flow_hidden' must be a list of positive layer widths, got {hidden!r}"
         )
-    frac = o["flow_validation_fraction"]
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
-        raise ConfigError(
-            f"cathode: option 'flow_validation_fraction' must be between 0 and 1, got {frac!r}"
-        )
-    wd = o["flow_weight_decay"]
-    if isinstance(wd, bool) or not isinstance(wd, (int, float)) or wd < 0:
-        raise ConfigError(f"cathode: option 'flow_weight_decay' must be a number >= 0, got {wd!r}")
+    frac = open_fraction(o, "flow_validation_fraction", "cathode")
+    wd = number_at_least(o, "flow_weight_decay", "cathode", 0)
     max_events = o["flow_max_events"]
     if max_events is not None:
         max_events = positive_int(o, "flow_max_events", "cathode")

@@ -41,7 +41,7 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable
 from casehunt.features import CASE_JET, FeatureSet, resolve_features
 from casehunt.methods import SelectionMethod, TrainingData
-from casehunt.options import positive_int, positive_number
+from casehunt.options import open_fraction, positive_int, positive_number
 from casehunt_tnt.autoencoder import DEVICE_PATTERN, AEConfig, JetAutoencoder
 from casehunt_tnt.jets import CONSTITUENT_COLUMNS, constituent_inputs, jet_features, jet_order
 from casehunt_tnt.tagging import (
@@ -314,11 +314,7 @@ def _ae_config(o: Mapping[str, Any]) -> AEConfig:
         raise ConfigError(
             f"tnt: option 'ae_hidden' must be a list of positive layer widths, got {hidden!r}"
         )
-    frac = o["ae_validation_fraction"]
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
-        raise ConfigError(
-            f"tnt: option 'ae_validation_fraction' must be between 0 and 1, got {frac!r}"
-        )
+    frac = open_fraction(o, "ae_validation_fraction", "tnt")
     return AEConfig(
         hidden=tuple(int(h) for h in hidden),
         latent=positive_int(o, "ae_latent", "tnt"),

@@ -39,7 +39,13 @@ from casehunt.errors import ConfigError, InputError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import FeatureSet, resolve_features
 from casehunt.methods import SelectionMethod, TrainingData
-from casehunt.options import int_at_least, positive_int, positive_number
+from casehunt.options import (
+    int_at_least,
+    number_at_least,
+    open_fraction,
+    positive_int,
+    positive_number,
+)
 from casehunt.readers import padded_from_constituents
 from casehunt_vae.quantiles import QuantileCalibration
 from casehunt_vae.vae import JetVAE, VAEConfig, flat_rows, tensorflow, tf_device
@@ -139,9 +145,7 @@ class VAEQR(SelectionMethod):
                 f"vae_qr: option 'hidden' must be null or a list of positive layer widths, "
                 f"got {hidden!r}"
             )
-        beta = o["beta"]
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
-            raise ConfigError(f"vae_qr: option 'beta' must be a number >= 0, got {beta!r}")
+        beta = number_at_least(o, "beta", "vae_qr", 0)
         self.vae_config = VAEConfig(
             latent_dim=int(latent),
             hidden=tuple(int(h) for h in hidden),
@@ -157,11 +161,7 @@ class VAEQR(SelectionMethod):
                 f"{', '.join(map(repr, EVENT_SCORES))}, got {o['event_score']!r}"
             )
         self.combine_jets = EVENT_SCORES[o["event_score"]]
-        frac = o["validation_fraction"]
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
-            raise ConfigError(
-                f"vae_qr: option 'validation_fraction' must be between 0 and 1, got {frac!r}"
-            )
+        open_fraction(o, "validation_fraction", "vae_qr")
         levels = o["qr_quantiles"]
         if (
             not isinstance(levels, (list, tuple))

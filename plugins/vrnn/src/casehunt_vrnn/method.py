@@ -27,7 +27,7 @@ import numpy as np
 from casehunt.errors import ConfigError, InputError
 from casehunt.events import EventTable
 from casehunt.methods import SelectionMethod, TrainingData
-from casehunt.options import int_at_least, positive_number
+from casehunt.options import int_at_least, number_at_least, open_fraction, positive_number
 from casehunt.readers import padded_from_constituents
 from casehunt.training import torch_threads
 from casehunt_vrnn.alignment import REF_ENERGY, REF_MASS, align_jets
@@ -97,14 +97,8 @@ class VRNNTagger(SelectionMethod):
                 f"vrnn: option 'ref_energy' ({o['ref_energy']}) must exceed 'ref_mass' "
                 f"({o['ref_mass']}): the aligned jet needs a momentum"
             )
-        kl = o["kl_weight"]
-        if isinstance(kl, bool) or not isinstance(kl, (int, float)) or not kl >= 0:
-            raise ConfigError(f"vrnn: option 'kl_weight' must be a number >= 0, got {kl!r}")
-        frac = o["validation_fraction"]
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
-            raise ConfigError(
-                f"vrnn: option 'validation_fraction' must be between 0 and 1, got {frac!r}"
-            )
+        kl = number_at_least(o, "kl_weight", "vrnn", 0)
+        open_fraction(o, "validation_fraction", "vrnn")
         for key, allowed in (
             ("alignment", ("full", "centred")),
             ("ordering", ("kt", "pt")),
