@@ -30,7 +30,7 @@ feature vector (CASE's per-jet set by default), for data without constituents.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -61,7 +61,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
 #: CASE's quantiles spanned 0.3-0.99; the higher levels calibrate the 1% and 0.1%
 #: selections of the benchmark.
 # how an event's score follows from its two jets' (N, 2) scores
-EVENT_SCORES = {"min": np.min, "max": np.max, "sum": np.sum}
+EVENT_SCORES: dict[str, Callable[..., np.ndarray]] = {"min": np.min, "max": np.max, "sum": np.sum}
 DEFAULT_LEVELS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
