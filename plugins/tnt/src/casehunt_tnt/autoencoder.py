@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from casehunt.training import progress_bar
+
 _CONFIGURED = False
 
 
@@ -149,7 +151,7 @@ class JetAutoencoder:
             )
             self.model_ = model
             best, best_weights, waited = np.inf, model.get_weights(), 0
-            bar = _progress(cfg.epochs, progress, "tnt autoencoder")
+            bar = progress_bar(cfg.epochs, "tnt autoencoder", progress)
             for _ in range(cfg.epochs):
                 perm = rng.permutation(len(train))
                 losses = [
@@ -200,11 +202,3 @@ def _build(keras: Any, n_in: int, hidden: Sequence[int], latent: int) -> Any:
     for width in reversed(hidden):
         h = keras.layers.Dense(width, activation="elu")(h)
     return keras.Model(inputs, keras.layers.Dense(n_in)(h))
-
-
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)

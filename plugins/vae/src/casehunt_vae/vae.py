@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from casehunt.errors import ConfigError
+from casehunt.training import progress_bar
 
 _TF_CONFIGURED = False
 
@@ -195,7 +196,7 @@ class JetVAE:
 
             best, best_weights, waited = np.inf, None, 0
             self.history_ = {"train_loss": [], "valid_loss": []}
-            bar = _progress(cfg.epochs, "vae", self.progress)
+            bar = progress_bar(cfg.epochs, "vae", self.progress)
             step = 0
             for epoch in range(cfg.epochs):
                 order = rng.permutation(len(x_t))
@@ -313,11 +314,3 @@ def flat_rows(x: np.ndarray) -> np.ndarray:
     """(N, 2, ...) per-jet inputs as (2N, F) rows, jet 1 and jet 2 of each event in turn."""
     x = np.asarray(x)
     return x.reshape(x.shape[0] * x.shape[1], -1)
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
