@@ -485,9 +485,17 @@ def method_task(args: argparse.Namespace, name: str, variant: str, point: float,
     return out
 
 
-def iad_task(args: argparse.Namespace, variant: str, point: float, seed: int) -> dict[str, Any]:
-    S: P.Splits = _STATE["splits"][variant]
-    features = variant_features(args, variant)
+def iad_metrics(
+    S: P.Splits,
+    features: FeatureSet,
+    point: float,
+    seed: int,
+    *,
+    classifier: str,
+    options: Mapping[str, Any],
+    n_folds: int,
+) -> tuple[dict[str, Any], Any]:
+    """The IAD at this point and seed: injection counts, metrics, train time; and the data."""
     events, labels, info = injected(S, point, seed)
     sr = P.in_sr(events)
     template = S.template.take(P.in_sr(S.template))
@@ -497,13 +505,26 @@ def iad_task(args: argparse.Namespace, variant: str, point: float, seed: int) ->
         P.feature_matrix(features, events.take(sr)),
         P.feature_matrix(features, template),
         P.feature_matrix(features, test_sig),
-        classifier=args.classifier,
-        options=reference_options(args),
-        n_folds=args.folds,
+        classifier=classifier,
+        options=options,
+        n_folds=n_folds,
         seed=seed,
     )
     out = {**info, **metrics(data_scores[labels[sr] == 0], test_scores)}
     out["train_wall_s"] = time.perf_counter() - t0
+    return out, events
+
+
+def iad_task(args: argparse.Namespace, variant: str, point: float, seed: int) -> dict[str, Any]:
+    out, events = iad_metrics(
+        _STATE["splits"][variant],
+        variant_features(args, variant),
+        point,
+        seed,
+        classifier=args.classifier,
+        options=reference_options(args),
+        n_folds=args.folds,
+    )
     if not args.no_full_chain:
         # the inclusive fit: no selection, the same for every method at this point and seed
         m = np.asarray(events["mjj"], dtype=float)

@@ -1,4 +1,4 @@
-"""Helpers for method plugins' training loops: torch's CPU threads and progress bars.
+"""Helpers for method plugins' training loops: torch threads, weight snapshots, progress bars.
 
 Neither imports torch or tqdm until it is used, so the core stays free of both.
 """
@@ -39,3 +39,12 @@ def progress_bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=False)
+
+
+def state_copy(module: Any) -> dict[str, Any]:
+    """A detached copy of a torch module's weights, e.g. to keep its best epoch.
+
+    ``state_dict()`` returns views of the live parameters, which the next optimiser step
+    would overwrite; each tensor is cloned.
+    """
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -13,14 +13,13 @@ it was found.
 
 from __future__ import annotations
 
-import copy
 import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from casehunt.training import progress_bar
+from casehunt.training import progress_bar, state_copy
 
 
 @dataclass
@@ -115,7 +114,7 @@ class ConditionalFlow:
             self.history_["train_loss"].append(total / len(perm))
             self.history_["valid_loss"].append(valid_loss)
             if np.isfinite(valid_loss):
-                entry = (-valid_loss, epoch, _state_copy(flow))
+                entry = (-valid_loss, epoch, state_copy(flow))
                 if len(best) < cfg.n_best_epochs:
                     heapq.heappush(best, entry)
                 elif entry[0] > best[0][0]:
@@ -169,7 +168,3 @@ class ConditionalFlow:
                     x = dist.transform.inv(base[rows].to(device))
                     out[rows] = x.double().cpu().numpy()
         return out
-
-
-def _state_copy(module: Any) -> dict[str, Any]:
-    return {k: v.detach().clone() for k, v in copy.copy(module.state_dict()).items()}

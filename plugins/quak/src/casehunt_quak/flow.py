@@ -24,13 +24,12 @@ it was found.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from casehunt.training import progress_bar
+from casehunt.training import progress_bar, state_copy
 
 #: standardised inputs are clipped to this many standard deviations before the flow: an
 #: event that far from everything a flow was trained on is "infinitely" unlike it, and
@@ -182,7 +181,7 @@ class DensityFlow:
             self.history_["valid_loss"].append(valid_loss)
             if np.isfinite(valid_loss) and valid_loss < best_loss:
                 best_loss, since_best = valid_loss, 0
-                self.state_ = _state_copy(flow)
+                self.state_ = state_copy(flow)
                 self.best_epoch_ = epoch
             else:
                 since_best += 1
@@ -233,7 +232,3 @@ def _log_prob(flow: Any, z: Any, c: Any, chunk: int = 65536) -> Any:
             dist = flow(c[lo : lo + chunk]) if c is not None else flow()
             parts.append(dist.log_prob(z[lo : lo + chunk]))
     return torch.cat(parts) if parts else torch.zeros(0)
-
-
-def _state_copy(module: Any) -> dict[str, Any]:
-    return {k: v.detach().clone() for k, v in copy.copy(module.state_dict()).items()}

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from casehunt.training import progress_bar
+from casehunt.training import progress_bar, state_copy
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class JetVRNN:
             self.history_["valid_loss"].append(valid)
             if np.isfinite(valid) and valid < best:
                 best, since_best = valid, 0
-                self.state_ = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                self.state_ = state_copy(module)
                 self.best_epoch_ = epoch
             else:
                 since_best += 1
