@@ -33,7 +33,7 @@ test-stats-alone:
 	.venv-stats/bin/pytest tests/stats --confcutdir=tests/stats -p no:cacheprovider -q
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 # Samples beyond the development dataset, made with `casehunt generate` (Pythia 8 +
 # FastJet) into generated/ (about an hour on 2 cores; resumable): the 3-prong signal of

@@ -430,21 +430,21 @@ def run_campaign(
         for seed in spec["seeds"]:
             mine = {lv: run_keys[lv, seed] for lv in spec["levels"]}
             scans[name, seed] = f"scans/{name}/seed{seed}/{amounts}"
-            args = (config, name, mass, region.name, mine, str(store.root), str(output), lumi)
+            scan_args = (config, name, mass, region.name, mine, str(store.root), str(output))
             tasks.append(
                 Task(
                     scans[name, seed],
                     scan_task,
-                    (*args, spec["limits"]),
+                    (*scan_args, lumi, spec["limits"]),
                     after=tuple(mine.values()),
                 )
             )
     report = _stage(engine, tasks, store, "tasks", progress)
 
-    runs = {k: store.load(key) for k, key in run_keys.items() if store.has(key)}
-    for k, run in runs.items():
+    runs = {point_key: store.load(key) for point_key, key in run_keys.items() if store.has(key)}
+    for point_key, run in runs.items():
         if run["missing"]:  # assembled without a failed method: redo it on the next run
-            store.discard(run_keys[k])
+            store.discard(run_keys[point_key])
     campaign = _campaign_summary(
         config, spec, mass, region, methods, store, scans, runs, report, meta
     )
@@ -454,9 +454,9 @@ def run_campaign(
         "task_s": _task_seconds(report.task_seconds),
     }
     _write_outputs(output, campaign)
-    for key in scans.values():  # like those runs, a scan that lacked an amount is redone
-        if store.has(key) and store.load(key)["levels"] != spec["levels"]:
-            store.discard(key)
+    for scan_key in scans.values():  # like those runs, a scan that lacked an amount is redone
+        if store.has(scan_key) and store.load(scan_key)["levels"] != spec["levels"]:
+            store.discard(scan_key)
     return campaign
 
 
@@ -514,7 +514,12 @@ def _campaign_summary(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name in [INCLUSIVE, *methods]:
-        points, per_seed = [], {"xsec_3sigma": [], "xsec_5sigma": [], "calibrated_limit": []}
+        points: list[dict[str, Any]] = []
+        per_seed: dict[str, list[float | None]] = {
+            "xsec_3sigma": [],
+            "xsec_5sigma": [],
+            "calibrated_limit": [],
+        }
         for seed in spec["seeds"]:
             key = scans[name, seed]
             scan = store.load(key) if store.has(key) else None

@@ -80,7 +80,7 @@ def _check_family(family: str, n_params: int | None = None) -> None:
 
 
 def _log_basis(
-    m: np.ndarray, k: int, family: str, sqrt_s: float, x_range: tuple[float, float]
+    m: np.ndarray | float, k: int, family: str, sqrt_s: float, x_range: tuple[float, float]
 ) -> np.ndarray:
     """d log f / d p_j (j = 1..k-1) at the feature values ``m`` for either family."""
     m = np.asarray(m, dtype=float)
@@ -91,7 +91,7 @@ def _log_basis(
 
 
 def exppoly_function(
-    m: np.ndarray | float, params: Sequence[float], x_range: tuple[float, float]
+    m: np.ndarray | float, params: Sequence[float] | np.ndarray, x_range: tuple[float, float]
 ) -> np.ndarray:
     """p0 exp(p1 x + ... + p_{k-1} x^{k-1}), x = (m - lo) / (hi - lo), per unit of m."""
     p = np.asarray(params, dtype=float)
@@ -100,7 +100,7 @@ def exppoly_function(
     return p[0] * np.exp(logf)
 
 
-def _check_params(params: Sequence[float]) -> np.ndarray:
+def _check_params(params: Sequence[float] | np.ndarray) -> np.ndarray:
     p = np.asarray(params, dtype=float)
     if p.ndim != 1 or not 3 <= p.size <= 5:
         raise ValueError(f"the dijet function takes 3, 4 or 5 parameters, got {p.size}")
@@ -108,7 +108,7 @@ def _check_params(params: Sequence[float]) -> np.ndarray:
 
 
 def dijet_function(
-    mjj: np.ndarray | float, params: Sequence[float], sqrt_s: float = SQRT_S
+    mjj: np.ndarray | float, params: Sequence[float] | np.ndarray, sqrt_s: float = SQRT_S
 ) -> np.ndarray:
     """The CMS dijet function in events per GeV at ``mjj`` (GeV); 3 to 5 parameters."""
     p = _check_params(params)
@@ -178,8 +178,10 @@ class DijetModel:
         self.n_params = n_params
         self.sqrt_s = float(sqrt_s)
         self.family = family
-        self.x_range = (
-            (float(self.edges[0]), float(self.edges[-1])) if x_range is None else tuple(x_range)
+        self.x_range: tuple[float, float] = (
+            (float(self.edges[0]), float(self.edges[-1]))
+            if x_range is None
+            else (float(x_range[0]), float(x_range[1]))
         )
         e = self.edges
         mids = 0.5 * (e[:-1] + e[1:])
@@ -245,7 +247,10 @@ class DijetModel:
 
 
 def integrate_dijet(
-    edges: np.ndarray, params: Sequence[float], sqrt_s: float = SQRT_S, max_step: float = 4.0
+    edges: np.ndarray,
+    params: Sequence[float] | np.ndarray,
+    sqrt_s: float = SQRT_S,
+    max_step: float = 4.0,
 ) -> np.ndarray:
     """Integral of the dijet function over each bin (composite Simpson, steps <= max_step)."""
     p = _check_params(params)
@@ -545,7 +550,7 @@ def conditioning_transform(
     a = np.sqrt(w)[:, None] * (g - w @ g)
     scale = np.sqrt(np.sum(a**2, axis=0))
     scale = np.where(scale > 0, scale, 1.0)
-    r = np.linalg.qr(a / scale, mode="r")
+    r = np.linalg.qr(a / scale).R
     d = np.where(np.abs(np.diag(r)) > 1e-12, np.diag(r), 1e-12)
     r[np.diag_indices_from(r)] = d
     return np.linalg.solve(r.T, np.diag(1.0 / scale)).T
@@ -595,7 +600,7 @@ def fit_binned(
     n_params: int = 3,
     *,
     sqrt_s: float = SQRT_S,
-    start: Sequence[float] | None = None,
+    start: Sequence[float] | np.ndarray | None = None,
     family: str = "dijet",
     chi2_bin_width: float | None = None,
 ) -> BackgroundFit:
@@ -738,7 +743,7 @@ def fit_background(
     fit_range: tuple[float, float] | None = None,
     bin_width: float = 4.0,
     sqrt_s: float = SQRT_S,
-    start: Sequence[float] | None = None,
+    start: Sequence[float] | np.ndarray | None = None,
     family: str = "dijet",
     chi2_bin_width: float | None = None,
 ) -> BackgroundFit:

@@ -129,8 +129,12 @@ class InjectionScan:
 
     @property
     def discovery(self) -> dict[float, float | None]:
-        ok = [p for p in self.points if p.status == "ok" and p.asimov_z is not None]
-        return discovery_cross_section([p.injected_xsec for p in ok], [p.asimov_z for p in ok])
+        ok = [
+            (p.injected_xsec, p.asimov_z)
+            for p in self.points
+            if p.status == "ok" and p.asimov_z is not None
+        ]
+        return discovery_cross_section([x for x, _ in ok], [z for _, z in ok])
 
     def to_dict(self) -> dict[str, Any]:
         disc = self.discovery

@@ -25,7 +25,7 @@ __all__ = ["plot_discovery_comparison", "plot_limits", "plot_region", "plot_spec
 
 # A plain, readable style applied to every figure here, so that a global style set
 # elsewhere (e.g. mplhep's CMS style with its large fonts) cannot break the layout.
-_RC = {
+_RC: dict[Any, Any] = {  # matplotlib types its keys as literals
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
     "mathtext.fontset": "dejavusans",

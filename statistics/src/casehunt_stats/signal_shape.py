@@ -24,7 +24,7 @@ __all__ = ["SignalModel", "SignalShape"]
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 
 
-def _tail_integral(alpha: float, n: float, u: np.ndarray) -> np.ndarray:
+def _tail_integral(alpha: float, n: float, u: np.ndarray | float) -> np.ndarray | float:
     """Integral of the (unnormalised) power-law tail from u = |t| - alpha (>= 0) to infinity.
 
     tail(t) = exp(-a^2/2) * r^n with r = (n/a) / (n/a + u); its integral from u to

@@ -325,7 +325,7 @@ class ScanResult:
 def significance_scan(
     background: BackgroundFit,
     signal: SignalModel,
-    masses: Sequence[float],
+    masses: Sequence[float] | np.ndarray,
     *,
     mass_scale_unc: float = 0.01,
     resolution_unc: float = 0.035,

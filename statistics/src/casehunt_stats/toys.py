@@ -28,7 +28,7 @@ def sample_pdf(
 
 
 def sample_dijet(
-    params: Sequence[float],
+    params: Sequence[float] | np.ndarray,
     n: int,
     mjj_range: tuple[float, float],
     rng: np.random.Generator,
@@ -41,7 +41,10 @@ def sample_dijet(
 
 
 def sample_exppoly(
-    params: Sequence[float], n: int, x_range: tuple[float, float], rng: np.random.Generator
+    params: Sequence[float] | np.ndarray,
+    n: int,
+    x_range: tuple[float, float],
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Draw ``n`` values on ``x_range`` from the exponential polynomial scaled over it."""
     p = np.array(params, dtype=float)

@@ -337,7 +337,9 @@ class QUAK(SelectionMethod):
         mask = self._log_mask(self.prior_feature_set)
         self.prior_flows_, self.broad_flows_ = [], []
         b = self.broadening
-        kinds = [("sharp", None)] if b is None or b.sharp_weight > 0 else []
+        kinds: list[tuple[str, tuple[float, int] | None]] = (
+            [("sharp", None)] if b is None or b.sharp_weight > 0 else []
+        )
         if b is not None:
             kinds.append(("broadened", (b.width, b.copies)))
         for kind, broadening in kinds:
