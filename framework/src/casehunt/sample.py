@@ -7,8 +7,10 @@ for evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,12 +82,16 @@ def load_preselected(
     chunk_size: int = 200_000,
     injected: bool = False,
     label_value: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Sample:
-    """Read a file chunk by chunk, derive columns, check values, and keep passing events."""
+    """Read a file chunk by chunk, derive columns, check values, and keep passing events.
+
+    ``columns``: the stored columns to read (default: all).
+    """
     parts = []
     label_file = reader.read_labels(start, stop) if hasattr(reader, "read_labels") else None
     offset = start
-    for chunk in reader.iter_chunks(None, chunk_size=chunk_size, start=start, stop=stop):
+    for chunk in reader.iter_chunks(columns, chunk_size=chunk_size, start=start, stop=stop):
         chunk = derive(chunk, pm, config)
         check_finite(chunk)
         keep = preselection.apply(chunk)
@@ -109,3 +115,45 @@ def load_preselected(
     if not parts:
         raise InputError(f"{reader.path}: no events in the range [{start}, {stop})")
     return parts[0] if len(parts) == 1 else Sample.concatenate(parts)
+
+
+_SIMULATED: dict[tuple[Any, ...], EventTable] = {}
+
+
+def read_simulated(
+    path: str | os.PathLike[str],
+    *,
+    preselect: bool = True,
+    skip_columns: Collection[str] = (),
+) -> EventTable:
+    """A simulated sample a method uses besides the data, read once per process.
+
+    For SALAD's background simulation and QUAK's signal priors: the file is read as the
+    core reads data (every plugin's derived columns, finite values checked) and, unless
+    ``preselect`` is false, preselected with every plugin's cuts at their default
+    settings (CASE's), which the data passed too. It is simulation, not data, so reading
+    it is no label leak. Every fold and region uses the same file, so the table is
+    cached by path, modification time and size (:func:`clear_simulated_cache`).
+    ``skip_columns``: stored columns not read (e.g. ``jet_const`` when no feature
+    needs the constituents).
+    """
+    from casehunt.plugins import get_registry
+    from casehunt.readers import open_events
+
+    p = Path(path)
+    stat = p.stat()
+    skip = frozenset(skip_columns)
+    key = (str(p.resolve()), stat.st_mtime_ns, stat.st_size, preselect, skip)
+    if key not in _SIMULATED:
+        pm = get_registry().pm
+        cuts = [c for cs in pm.hook.casehunt_preselection_cuts(config={}) for c in cs or []]
+        reader = open_events(p)
+        columns = [c for c in reader.available_columns() if c not in skip] if skip else None
+        presel = Preselection(cuts if preselect else [])
+        _SIMULATED[key] = load_preselected(reader, presel, pm, {}, columns=columns).events
+    return _SIMULATED[key]
+
+
+def clear_simulated_cache() -> None:
+    """Forget every simulated sample read in this process."""
+    _SIMULATED.clear()

@@ -5,7 +5,7 @@ A prior is a file in the development-data layout (or, for tests and notebooks, a
 preselection). Its events are simulation, not data, so using them
 is no label leak: they play the role of the "alternative signal priors" of QUAK (Park et
 al., arXiv:2011.03550, Sec. 2). They are read as the core reads a signal file
-(``casehunt.pipeline`` -> ``casehunt.sample.load_preselected``): every plugin's derived
+(``casehunt.sample.read_simulated``): every plugin's derived
 columns, finite values checked, and, by default, the CASE preselection with its default
 cuts, since the data the method sees passed it too.
 
@@ -26,19 +26,19 @@ import numpy as np
 
 from casehunt.errors import InputError
 from casehunt.events import EventTable
+from casehunt.sample import clear_simulated_cache, read_simulated
 from casehunt_quak.flow import DensityFlow, FlowConfig
 
 #: columns never read from a prior file: jet constituents are large and no event-level
 #: feature needs them
 SKIPPED_COLUMNS = frozenset({"jet_const"})
 
-_TABLES: dict[tuple[str, int, int, bool], EventTable] = {}
 _FLOWS: dict[tuple[Any, ...], DensityFlow] = {}
 
 
 def clear_caches() -> None:
     """Forget every prior read and every prior flow trained in this process."""
-    _TABLES.clear()
+    clear_simulated_cache()
     _FLOWS.clear()
 
 
@@ -63,25 +63,7 @@ def check_prior_path(prior: str | os.PathLike[str]) -> Path:
 
 def read_prior(path: Path, preselect: bool) -> EventTable:
     """The events of a prior file with derived columns (and preselected), read once."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, preselect)
-    if key in _TABLES:
-        return _TABLES[key]
-    from casehunt.plugins import get_registry
-    from casehunt.preselection import Preselection
-    from casehunt.readers import open_events
-    from casehunt.sample import derive
-
-    pm = get_registry().pm
-    reader = open_events(path)
-    columns = [c for c in reader.available_columns() if c not in SKIPPED_COLUMNS]
-    events = derive(reader.read(columns), pm, {})
-    if preselect:
-        # the cuts of every plugin, with the default settings (CASE's, REFERENCES.md)
-        cuts = [c for cs in pm.hook.casehunt_preselection_cuts(config={}) for c in cs or []]
-        events = events.take(Preselection(cuts).apply(events))
-    _TABLES[key] = events
-    return events
+    return read_simulated(path, preselect=preselect, skip_columns=SKIPPED_COLUMNS)
 
 
 #: the per-jet mass columns that mass broadening scales (every derived mass column,

@@ -1,7 +1,7 @@
 """The background simulation SALAD reweights: read once per process, as data are read.
 
 The simulation is a file in the development-data layout. It is read as the core reads a
-data file (``casehunt.sample.load_preselected``: every plugin's derived columns, finite
+data file (``casehunt.sample.read_simulated``: every plugin's derived columns, finite
 values checked) and, by default, preselected with the default CASE cuts of every plugin,
 since the data the method sees passed them too (the pattern of QUAK's signal priors). It
 is simulation, not data: reading it is no label leak. Every fold and signal region uses
@@ -15,13 +15,12 @@ from pathlib import Path
 
 from casehunt.errors import InputError
 from casehunt.events import EventTable
-
-_TABLES: dict[tuple[str, int, int, bool], EventTable] = {}
+from casehunt.sample import clear_simulated_cache, read_simulated
 
 
 def clear_cache() -> None:
     """Forget every simulation read in this process."""
-    _TABLES.clear()
+    clear_simulated_cache()
 
 
 def check_simulation_path(path: str | os.PathLike[str]) -> Path:
@@ -39,17 +38,4 @@ def check_simulation_path(path: str | os.PathLike[str]) -> Path:
 
 def read_simulation(path: Path, preselect: bool) -> EventTable:
     """The simulated events with every derived column, preselected unless told not to."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, preselect)
-    if key not in _TABLES:
-        from casehunt.plugins import get_registry
-        from casehunt.preselection import Preselection
-        from casehunt.readers import open_events
-        from casehunt.sample import load_preselected
-
-        pm = get_registry().pm
-        # the cuts of every plugin with their default settings (CASE's); none: keep all
-        cuts = [c for cs in pm.hook.casehunt_preselection_cuts(config={}) for c in cs or []]
-        presel = Preselection(cuts if preselect else [])
-        _TABLES[key] = load_preselected(open_events(path), presel, pm, {}).events
-    return _TABLES[key]
+    return read_simulated(path, preselect=preselect)
