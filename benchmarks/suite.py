@@ -975,7 +975,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             report(i + 1, len(todo), r)
 
     summary = summarise(args, methods, results)
-    table = markdown(summary, methods, args.fit_low)
+    table = markdown(summary, methods, [] if args.no_full_chain else args.fit_low)
     written = [] if args.no_plots else plots(args, methods, results, summary)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     payload = {
