@@ -14,8 +14,8 @@ from casehunt_stats import (
     fit_background,
     global_significance,
 )
-from casehunt_stats.bumphunter import window_pvalues, windows
-from casehunt_stats.dijet import chi2_binning, integrate_dijet
+from casehunt_stats.bumphunter import excluding_refit, search_windows, window_pvalues, windows
+from casehunt_stats.dijet import chi2_binning, fisher_fit, integrate_dijet
 from casehunt_stats.rerun import analyze_region
 from casehunt_stats.significance import FastScan
 from casehunt_stats.toys import sample_dijet
@@ -137,6 +137,62 @@ def test_global_p_values_of_bumphunter_and_likelihood():
     assert bh.n_exceed == 0 and lh.n_exceed == 0
 
 
+def _conditioned(fit):
+    tmat, model = fit.conditioned_model()
+    return model, np.concatenate([fit.theta[:1], np.linalg.solve(tmat, fit.theta[1:])])
+
+
+def test_masked_fit_ignores_the_excluded_bins():
+    rng = np.random.default_rng(11)
+    clean = fit_background(sample_dijet(TRUTH3, 30000, RANGE, rng), 3, fit_range=RANGE)
+    model, theta = _conditioned(clean)
+    centres = 0.5 * (clean.edges[:-1] + clean.edges[1:])
+    window = (centres > 3200) & (centres < 3800)
+    bumped = clean.counts + np.where(window, 40.0, 0.0)  # 40 events per fine bin
+    full, _, _ = fisher_fit(model, bumped, theta)
+    masked, _, ok = fisher_fit(model, bumped, theta, mask=~window)
+    assert ok
+    in_window = lambda t: model.expected(t)[window].sum()  # noqa: E731
+    # the full fit absorbs part of the bump; without the window the fit is the clean one
+    assert in_window(full) > in_window(theta) + 50
+    assert in_window(masked) == pytest.approx(in_window(theta), rel=0.03)
+    # no mask is the plain fit
+    np.testing.assert_allclose(fisher_fit(model, bumped, theta, mask=np.ones_like(window))[0], full)
+    with pytest.raises(StatsError, match="mask"):
+        fisher_fit(model, bumped, theta, mask=np.zeros_like(window))
+
+
+def test_exclusion_refit_raises_the_significance_of_a_real_excess():
+    rng = np.random.default_rng(12)
+    mjj = np.concatenate([sample_dijet(TRUTH3, 30000, RANGE, rng), rng.normal(MASS, 175, 120)])
+    fit = fit_background(mjj, 3, fit_range=RANGE)
+    plain = bumphunter_on_fit(fit, n_toys=0)
+    excl = bumphunter_on_fit(fit, n_toys=50, seed=1, exclusion_p=0.01)
+    assert excl.contains(MASS) and plain.contains(MASS)
+    # the refit without the window no longer absorbs the excess
+    assert excl.expected < plain.expected and excl.local_p < plain.local_p
+    # a threshold no window passes leaves the fit as it is
+    model, theta = _conditioned(fit)
+    edges = chi2_binning(fit.fit_range, fit.edges, fit.chi2_bin_width)
+    idx = np.searchsorted(fit.edges, edges)[:-1]
+    win = search_windows(edges)
+    assert excluding_refit(model, fit.counts, theta, idx, win, 1e-300) is theta
+    with pytest.raises(StatsError, match="exclusion_p"):
+        bumphunter_on_fit(fit, n_toys=0, exclusion_p=2.0)
+
+
+def test_background_only_global_p_with_exclusion_is_uniform():
+    """Data and pseudo-data go through the same fit-exclude-refit, so p stays calibrated."""
+    rng = np.random.default_rng(13)
+    ps = []
+    for _ in range(40):
+        fit = fit_background(sample_dijet(TRUTH3, 20000, RANGE, rng), 3, fit_range=RANGE)
+        ps.append(bumphunter_on_fit(fit, n_toys=60, seed=rng, exclusion_p=0.01).global_p)
+    ps = np.array(ps)
+    assert stats.kstest(ps, "uniform").pvalue > 0.01
+    assert np.mean(ps < 0.5) == pytest.approx(0.5, abs=3 * np.sqrt(0.25 / ps.size))
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [
@@ -148,6 +204,9 @@ def test_global_p_values_of_bumphunter_and_likelihood():
         ("bumphunter_widths", [1, 2.5]),
         ("bumphunter_widths", "1-5"),
         ("bumphunter_same_range", "yes"),
+        ("bumphunter_exclusion_p", 0),
+        ("bumphunter_exclusion_p", 1.5),
+        ("bumphunter_exclusion_p", True),
     ],
 )
 def test_config_errors_name_the_key(key, value):
@@ -188,6 +247,14 @@ def test_analyze_region_adds_the_cross_check_only_when_on(bump_mjj):
     )  # fmt: skip
     low, high = same["bumphunter"]["window"]
     assert 2600.0 <= 0.5 * (low + high) <= 3400.0
+    # the background refitted without the excess's window
+    cfg = StatsConfig.from_dict(
+        {**base, "bumphunter_toys": 30, "bumphunter_widths": [1, 6], "bumphunter_exclusion_p": 0.01}
+    )
+    excl, _ = analyze_region(bump_mjj, cfg, SignalModel())
+    low, high = excl["bumphunter"]["window"]
+    assert low <= 3000.0 < high
+    assert excl["bumphunter"]["local_p"] <= out["bumphunter"]["local_p"]
 
 
 def test_same_window_and_local_p_as_pybumphunter(capsys):

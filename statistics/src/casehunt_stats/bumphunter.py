@@ -39,7 +39,10 @@ __all__ = [
     "bumphunter_on_fit",
     "bumphunter_scan",
     "coarse_spectrum",
+    "excluding_refit",
+    "excluding_toys",
     "refitted_toys",
+    "search_windows",
     "window_pvalues",
     "windows",
 ]
@@ -63,6 +66,26 @@ def windows(n_bins: int, min_width: int = 1, max_width: int | None = None) -> np
     lo = np.concatenate([np.arange(n_bins - w + 1) for w in range(min_width, wmax + 1)])
     width = np.concatenate([np.full(n_bins - w + 1, w) for w in range(min_width, wmax + 1)])
     return np.stack([lo, lo + width], axis=1)
+
+
+def search_windows(
+    edges: np.ndarray,
+    min_width: int = 1,
+    max_width: int | None = None,
+    centres: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """:func:`windows` of the bins ``edges``, only those centred in ``centres`` if given."""
+    edges = np.asarray(edges, dtype=float)
+    win = windows(edges.size - 1, min_width, max_width)
+    if centres is not None:
+        mid = 0.5 * (edges[win[:, 0]] + edges[win[:, 1]])
+        win = win[(mid >= centres[0]) & (mid <= centres[1])]
+        if len(win) == 0:
+            raise StatsError(
+                f"no BumpHunter window of {min_width}-{max_width} bins has its centre in "
+                f"[{centres[0]:g}, {centres[1]:g}]"
+            )
+    return win
 
 
 def _window_sums(x: np.ndarray, win: np.ndarray) -> np.ndarray:
@@ -211,15 +234,7 @@ def bumphunter_scan(
         raise StatsError("the background expectation must be finite and > 0 in every bin")
     if n_toys < 0:
         raise StatsError(f"n_toys must be >= 0, got {n_toys}")
-    win = windows(n.size, min_width, max_width)
-    if centres is not None:
-        mid = 0.5 * (edges[win[:, 0]] + edges[win[:, 1]])
-        win = win[(mid >= centres[0]) & (mid <= centres[1])]
-        if len(win) == 0:
-            raise StatsError(
-                f"no BumpHunter window of {min_width}-{max_width} bins has its centre in "
-                f"[{centres[0]:g}, {centres[1]:g}]"
-            )
+    win = search_windows(edges, min_width, max_width, centres)
     p = window_pvalues(n, b, win)
     best = int(np.argmin(p))  # the first of equal p-values: the narrowest, lowest window
     lo, hi = (int(v) for v in win[best])
@@ -291,6 +306,66 @@ def refitted_toys(
     return counts, np.maximum(bkg, 1e-12)
 
 
+def excluding_refit(
+    model: Any,
+    counts: np.ndarray,
+    theta: np.ndarray,
+    coarse_idx: np.ndarray,
+    win: np.ndarray,
+    exclusion_p: float,
+) -> np.ndarray:
+    """The background parameters refitted without the most significant window, if its
+    local p-value is below ``exclusion_p``; else ``theta``.
+
+    The ATLAS dijet searches' procedure (e.g. arXiv:1407.1376, Sec. 6): a background
+    fitted to all bins absorbs part of a real excess, so when BumpHunter's most
+    significant window has a local p-value below a threshold (0.01 there) the window's
+    bins are left out and the background is fitted again. ``counts`` are in the fine
+    bins of ``model`` (conditioned parameters ``theta``); ``coarse_idx`` is the first
+    fine bin of each coarse bin, ``win`` the windows in coarse bins.
+    """
+    mu = model.expected(theta)
+    obs, exp = np.add.reduceat(counts, coarse_idx), np.add.reduceat(mu, coarse_idx)
+    p = window_pvalues(obs, np.maximum(exp, 1e-12), win)
+    best = int(np.argmin(p))
+    if p[best] >= exclusion_p:
+        return theta
+    first, last = (
+        coarse_idx[win[best, 0]],
+        (coarse_idx[win[best, 1]] if win[best, 1] < coarse_idx.size else counts.size),
+    )
+    keep = np.ones(counts.size, dtype=bool)
+    keep[first:last] = False
+    if keep.sum() <= len(theta):
+        return theta  # too few bins left to fit: keep the full fit
+    theta_x, _, _ = fisher_fit(model, counts, theta, mask=keep)
+    return theta_x
+
+
+def excluding_toys(
+    model: Any,
+    mu: np.ndarray,
+    theta: np.ndarray,
+    n_toys: int,
+    rng: np.random.Generator,
+    coarse_idx: np.ndarray,
+    win: np.ndarray,
+    exclusion_p: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-data of the background ``mu`` (fine bins), each treated as the data are:
+    fitted, and refitted without its most significant window when that window's p is
+    below ``exclusion_p`` (:func:`excluding_refit`). Returns coarse (counts, background)."""
+    counts = np.empty((n_toys, coarse_idx.size))
+    bkg = np.empty((n_toys, coarse_idx.size))
+    for i in range(n_toys):
+        toy = rng.poisson(mu).astype(float)
+        theta_t, _, _ = fisher_fit(model, toy, theta)
+        final = excluding_refit(model, toy, theta_t, coarse_idx, win, exclusion_p)
+        counts[i] = np.add.reduceat(toy, coarse_idx)
+        bkg[i] = np.add.reduceat(model.expected(final), coarse_idx)
+    return counts, np.maximum(bkg, 1e-12)
+
+
 def bumphunter_on_fit(
     fit: BackgroundFit,
     *,
@@ -301,16 +376,35 @@ def bumphunter_on_fit(
     seed: int | np.random.Generator = 0,
     refit: bool = True,
     centres: tuple[float, float] | None = None,
+    exclusion_p: float | None = None,
 ) -> BumpHunterResult:
     """BumpHunter on the data of a background fit against the fit, in coarse bins.
 
     With ``refit`` every pseudo-experiment is refitted like the data
     (:func:`refitted_toys`); without, it is compared with the data's fit, which makes
     the global p-value conservative (the fit to the data absorbs part of any excess).
+    ``exclusion_p`` (e.g. 0.01): when the most significant window has a local p below
+    it, the background is refitted without that window (:func:`excluding_refit`), in
+    the data and in every pseudo-experiment, which are then drawn from that refit.
     """
     obs, exp, cedges = coarse_spectrum(fit, edges)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    toys = refitted_toys(fit, n_toys, rng, cedges) if refit else None
+    if exclusion_p is None:
+        toys = refitted_toys(fit, n_toys, rng, cedges) if refit else None
+        return bumphunter_scan(obs, exp, cedges, min_width=min_width, max_width=max_width,
+                               n_toys=n_toys, seed=rng, toys=toys, centres=centres)  # fmt: skip
+    if not 0 < exclusion_p < 1:
+        raise StatsError(f"exclusion_p must be in (0, 1), got {exclusion_p!r}")
+    if not refit:
+        raise StatsError("exclusion_p needs refit=True: the toys must be treated as the data")
+    win = search_windows(cedges, min_width, max_width, centres)
+    tmat, model = fit.conditioned_model()
+    theta_c = np.concatenate([fit.theta[:1], np.linalg.solve(tmat, fit.theta[1:])])
+    idx = np.searchsorted(fit.edges, cedges)[:-1]
+    theta_x = excluding_refit(model, fit.counts, theta_c, idx, win, exclusion_p)
+    mu = model.expected(theta_x)
+    toys = excluding_toys(model, mu, theta_x, n_toys, rng, idx, win, exclusion_p)
+    exp = np.maximum(np.add.reduceat(mu, idx), 1e-12)
     return bumphunter_scan(obs, exp, cedges, min_width=min_width, max_width=max_width,
                            n_toys=n_toys, seed=rng, toys=toys, centres=centres)  # fmt: skip
 
@@ -325,6 +419,7 @@ def bumphunter_cross_check(
     global_toys: int = 0,
     seed: int | np.random.Generator = 0,
     same_range: bool = False,
+    exclusion_p: float | None = None,
 ) -> dict[str, Any]:
     """BumpHunter next to the likelihood scan of one selection (``stats/<method>.json``).
 
@@ -333,6 +428,7 @@ def bumphunter_cross_check(
     (:func:`global_significance`; None when 0), and whether the max-Z mass lies in
     the BumpHunter window. ``same_range`` keeps only BumpHunter windows centred within
     the scan's masses, so that both global p-values pay for the same look-elsewhere.
+    ``exclusion_p``: refit without the most significant window (:func:`bumphunter_on_fit`).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     wmin, wmax = (1, None) if widths is None else (int(widths[0]), int(widths[1]))
@@ -340,8 +436,9 @@ def bumphunter_cross_check(
     if same_range and len(scan.points):
         centres = (float(scan.masses.min()), float(scan.masses.max()))
     bh = bumphunter_on_fit(
-        fit, min_width=wmin, max_width=wmax, n_toys=n_toys, seed=rng, centres=centres
-    )
+        fit, min_width=wmin, max_width=wmax, n_toys=n_toys, seed=rng, centres=centres,
+        exclusion_p=exclusion_p,
+    )  # fmt: skip
     out = bh.to_dict()
     best = scan.max_point
     lik: dict[str, Any] = {"max_z_mass": None, "max_z": None, "global_p": None,

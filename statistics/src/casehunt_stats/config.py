@@ -63,6 +63,10 @@ class StatsConfig:
         bumphunter_same_range: only BumpHunter windows centred within the scan's
             signal masses, so that its global p-value pays for the same look-elsewhere
             as the likelihood scan's.
+        bumphunter_exclusion_p: when BumpHunter's most significant window has a local
+            p-value below this, its background is refitted without that window, in the
+            data and in every pseudo-experiment (the ATLAS dijet searches used 0.01);
+            None = off.
     """
 
     background: str = "dijet"
@@ -91,6 +95,7 @@ class StatsConfig:
     bumphunter_toys: int = 0
     bumphunter_widths: tuple[int, int] | None = None
     bumphunter_same_range: bool = False
+    bumphunter_exclusion_p: float | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -292,3 +297,8 @@ def _validate_bumphunter(c: StatsConfig) -> None:
         raise ValueError(
             f"bumphunter_same_range must be true or false, got {c.bumphunter_same_range!r}"
         )
+    x = c.bumphunter_exclusion_p
+    if x is not None:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 < x < 1:
+            raise ValueError(f"bumphunter_exclusion_p must be in (0, 1) or null, got {x!r}")
+        object.__setattr__(c, "bumphunter_exclusion_p", float(x))

@@ -775,20 +775,30 @@ def fisher_fit(
     *,
     max_iter: int = 50,
     tol: float = 1e-7,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, bool]:
     """Fast damped Fisher-scoring (Levenberg-Marquardt) Poisson fit for toys.
 
     Converges in a few iterations from a nearby start (the generating fit), at a
     fraction of MIGRAD's cost; used where thousands of fits are needed.
+    ``mask`` (bool per bin): fit only these bins, e.g. with a window excluded.
     Returns (theta, nll, converged).
     """
     theta = np.asarray(theta0, dtype=float).copy()
+    keep = np.ones(len(counts)) if mask is None else np.asarray(mask, dtype=float)
+    if keep.shape != np.shape(counts) or not keep.any():
+        raise StatsError("fisher_fit: the mask must be one bool per bin, not all false")
+    counts = np.asarray(counts, dtype=float) * keep
+
+    def nll(mu: np.ndarray) -> float:
+        return poisson_nll(counts, mu * keep)
+
     mu, jac = model.expected_and_jacobian(theta)
-    f = poisson_nll(counts, mu)
+    f = nll(mu)
     lam = 1e-3
     for _ in range(max_iter):
-        w = 1.0 / np.maximum(mu, 1e-300)
-        g = jac.T @ (1.0 - counts * w)
+        w = keep / np.maximum(mu, 1e-300)
+        g = jac.T @ (keep - counts * w)
         info = (jac * w[:, None]).T @ jac
         improved = False
         for _ in range(20):
@@ -803,7 +813,7 @@ def fisher_fit(
                 lam *= 10
                 continue
             mu_new = model.expected(t_new)
-            f_new = poisson_nll(counts, mu_new)
+            f_new = nll(mu_new)
             if np.isfinite(f_new) and f_new <= f + 1e-12:
                 improved = True
                 break

@@ -132,6 +132,7 @@ def analyze_region(
                 fit, scan, shapes, n_toys=config.bumphunter_toys, widths=config.bumphunter_widths,
                 global_toys=config.global_toys, seed=config.seed,
                 same_range=config.bumphunter_same_range,
+                exclusion_p=config.bumphunter_exclusion_p,
             )  # fmt: skip
         except StatsError as exc:
             out["bumphunter"] = {"error": str(exc)}
