@@ -137,15 +137,10 @@ def test_global_p_values_of_bumphunter_and_likelihood():
     assert bh.n_exceed == 0 and lh.n_exceed == 0
 
 
-def _conditioned(fit):
-    tmat, model = fit.conditioned_model()
-    return model, np.concatenate([fit.theta[:1], np.linalg.solve(tmat, fit.theta[1:])])
-
-
 def test_masked_fit_ignores_the_excluded_bins():
     rng = np.random.default_rng(11)
     clean = fit_background(sample_dijet(TRUTH3, 30000, RANGE, rng), 3, fit_range=RANGE)
-    model, theta = _conditioned(clean)
+    _, model, theta = clean.conditioned_fit()
     centres = 0.5 * (clean.edges[:-1] + clean.edges[1:])
     window = (centres > 3200) & (centres < 3800)
     bumped = clean.counts + np.where(window, 40.0, 0.0)  # 40 events per fine bin
@@ -172,7 +167,7 @@ def test_exclusion_refit_raises_the_significance_of_a_real_excess():
     # the refit without the window no longer absorbs the excess
     assert excl.expected < plain.expected and excl.local_p < plain.local_p
     # a threshold no window passes leaves the fit as it is
-    model, theta = _conditioned(fit)
+    _, model, theta = fit.conditioned_fit()
     edges = chi2_binning(fit.fit_range, fit.edges, fit.chi2_bin_width)
     idx = np.searchsorted(fit.edges, edges)[:-1]
     win = search_windows(edges)

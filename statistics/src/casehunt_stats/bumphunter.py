@@ -292,8 +292,7 @@ def refitted_toys(
     global significance does), then both summed into the coarse ``edges``.
     Returns (toy counts, refitted background), each (n_toys, n coarse bins).
     """
-    tmat, model = fit.conditioned_model()
-    theta_c = np.concatenate([fit.theta[:1], np.linalg.solve(tmat, fit.theta[1:])])
+    _, model, theta_c = fit.conditioned_fit()
     mu = model.expected(theta_c)
     idx = np.searchsorted(fit.edges, edges)[:-1]
     counts = np.empty((n_toys, idx.size))
@@ -317,7 +316,7 @@ def excluding_refit(
     """The background parameters refitted without the most significant window, if its
     local p-value is below ``exclusion_p``; else ``theta``.
 
-    The ATLAS dijet searches' procedure (e.g. arXiv:1407.1376, Sec. 6): a background
+    The procedure of the ATLAS dijet searches (e.g. arXiv:1407.1376): a background
     fitted to all bins absorbs part of a real excess, so when BumpHunter's most
     significant window has a local p-value below a threshold (0.01 there) the window's
     bins are left out and the background is fitted again. ``counts`` are in the fine
@@ -398,8 +397,7 @@ def bumphunter_on_fit(
     if not refit:
         raise StatsError("exclusion_p needs refit=True: the toys must be treated as the data")
     win = search_windows(cedges, min_width, max_width, centres)
-    tmat, model = fit.conditioned_model()
-    theta_c = np.concatenate([fit.theta[:1], np.linalg.solve(tmat, fit.theta[1:])])
+    _, model, theta_c = fit.conditioned_fit()
     idx = np.searchsorted(fit.edges, cedges)[:-1]
     theta_x = excluding_refit(model, fit.counts, theta_c, idx, win, exclusion_p)
     mu = model.expected(theta_x)

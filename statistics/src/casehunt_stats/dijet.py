@@ -382,6 +382,12 @@ class BackgroundFit:
         )
         return tmat, self.model_on(self.edges, tmat)
 
+    def conditioned_fit(self) -> tuple[np.ndarray, DijetModel, np.ndarray]:
+        """(T, model, fitted parameters) in the conditioned basis of :meth:`conditioned_model`,
+        where toys and profiles are fitted."""
+        tmat, model = self.conditioned_model()
+        return tmat, model, np.concatenate([self.theta[:1], np.linalg.solve(tmat, self.theta[1:])])
+
     def _log_f(self, m: np.ndarray, theta: np.ndarray) -> np.ndarray:
         g = _log_basis(m, self.n_params, self.family, self.sqrt_s, self.fit_range)
         return g @ theta[1:] + self.model.log_p0(theta)

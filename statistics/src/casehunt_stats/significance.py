@@ -136,10 +136,7 @@ class SignalPlusBackground:
             )
         self.bkg = background
         # the background parameters are profiled in the conditioned basis (see dijet.py)
-        self.tmat, self.model = background.conditioned_model()
-        self.theta_c = np.concatenate(
-            [background.theta[:1], np.linalg.solve(self.tmat, background.theta[1:])]
-        )
+        self.tmat, self.model, self.theta_c = background.conditioned_fit()
         self.counts = background.counts
         self.shape = shape
         self.ds = mass_scale_unc
@@ -358,10 +355,7 @@ class FastScan:
     def __init__(self, background: BackgroundFit, shapes: Sequence[SignalShape]) -> None:
         self.bkg = background
         # the background parameters are profiled in the conditioned basis (see dijet.py)
-        self.tmat, self.model = background.conditioned_model()
-        self.theta_c = np.concatenate(
-            [background.theta[:1], np.linalg.solve(self.tmat, background.theta[1:])]
-        )
+        self.tmat, self.model, self.theta_c = background.conditioned_fit()
         self.templates = np.array([s.bin_fractions(background.edges) for s in shapes])
         self.mu_gen = self.model.expected(self.theta_c)
 
