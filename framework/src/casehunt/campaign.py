@@ -430,12 +430,13 @@ def run_campaign(
         for seed in spec["seeds"]:
             mine = {lv: run_keys[lv, seed] for lv in spec["levels"]}
             scans[name, seed] = f"scans/{name}/seed{seed}/{amounts}"
-            scan_args = (config, name, mass, region.name, mine, str(store.root), str(output))
+            scan_args = (config, name, mass, region.name, mine, str(store.root), str(output),
+                         lumi, spec["limits"])  # fmt: skip
             tasks.append(
                 Task(
                     scans[name, seed],
                     scan_task,
-                    (*scan_args, lumi, spec["limits"]),
+                    scan_args,
                     after=tuple(mine.values()),
                 )
             )

@@ -22,6 +22,10 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
 def int_at_least(options: Mapping[str, Any], key: str, method: str, low: int) -> int:
     """An integer >= `low`."""
     v = options[key]
@@ -41,7 +45,7 @@ def positive_int(options: Mapping[str, Any], key: str, method: str) -> int:
 def positive_number(options: Mapping[str, Any], key: str, method: str) -> float:
     """A finite or infinite number > 0 (not a bool, not NaN)."""
     v = options[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0:
+    if not _is_number(v) or not v > 0:
         raise ConfigError(f"{method}: option {key!r} must be a positive number, got {v!r}")
     return float(v)
 
@@ -49,11 +53,7 @@ def positive_number(options: Mapping[str, Any], key: str, method: str) -> float:
 def number_at_least(options: Mapping[str, Any], key: str, method: str, low: float) -> float:
     """A number >= `low` (not a bool, not NaN)."""
     v = options[key]
-    if (
-        isinstance(v, bool)
-        or not isinstance(v, (int, float, np.integer, np.floating))
-        or not v >= low
-    ):
+    if not _is_number(v) or not v >= low:
         raise ConfigError(f"{method}: option {key!r} must be a number >= {low:g}, got {v!r}")
     return float(v)
 
@@ -61,10 +61,6 @@ def number_at_least(options: Mapping[str, Any], key: str, method: str, low: floa
 def open_fraction(options: Mapping[str, Any], key: str, method: str) -> float:
     """A number strictly between 0 and 1 (a validation split, a quantile level)."""
     v = options[key]
-    if (
-        isinstance(v, bool)
-        or not isinstance(v, (int, float, np.integer, np.floating))
-        or not 0 < v < 1
-    ):
+    if not _is_number(v) or not 0 < v < 1:
         raise ConfigError(f"{method}: option {key!r} must be between 0 and 1, got {v!r}")
     return float(v)

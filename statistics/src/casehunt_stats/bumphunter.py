@@ -40,7 +40,6 @@ __all__ = [
     "bumphunter_scan",
     "coarse_spectrum",
     "excluding_refit",
-    "excluding_toys",
     "refitted_toys",
     "search_windows",
     "window_pvalues",
@@ -293,15 +292,30 @@ def refitted_toys(
     Returns (toy counts, refitted background), each (n_toys, n coarse bins).
     """
     _, model, theta_c = fit.conditioned_fit()
-    mu = model.expected(theta_c)
-    idx = np.searchsorted(fit.edges, edges)[:-1]
-    counts = np.empty((n_toys, idx.size))
-    bkg = np.empty((n_toys, idx.size))
+    return _toys(model, theta_c, n_toys, rng, np.searchsorted(fit.edges, edges)[:-1])
+
+
+def _toys(
+    model: Any,
+    theta: np.ndarray,
+    n_toys: int,
+    rng: np.random.Generator,
+    coarse_idx: np.ndarray,
+    exclusion: tuple[np.ndarray, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson pseudo-data of ``model`` at ``theta`` in the fine bins, each refitted (and,
+    with ``exclusion`` = (windows, p), refitted without its most significant window as
+    :func:`excluding_refit` does for the data); coarse (counts, background)."""
+    mu = model.expected(theta)
+    counts = np.empty((n_toys, coarse_idx.size))
+    bkg = np.empty((n_toys, coarse_idx.size))
     for i in range(n_toys):
         toy = rng.poisson(mu).astype(float)
-        theta, _, _ = fisher_fit(model, toy, theta_c)
-        counts[i] = np.add.reduceat(toy, idx)
-        bkg[i] = np.add.reduceat(model.expected(theta), idx)
+        theta_t, _, _ = fisher_fit(model, toy, theta)
+        if exclusion is not None:
+            theta_t = excluding_refit(model, toy, theta_t, coarse_idx, *exclusion)
+        counts[i] = np.add.reduceat(toy, coarse_idx)
+        bkg[i] = np.add.reduceat(model.expected(theta_t), coarse_idx)
     return counts, np.maximum(bkg, 1e-12)
 
 
@@ -329,40 +343,13 @@ def excluding_refit(
     best = int(np.argmin(p))
     if p[best] >= exclusion_p:
         return theta
-    first, last = (
-        coarse_idx[win[best, 0]],
-        (coarse_idx[win[best, 1]] if win[best, 1] < coarse_idx.size else counts.size),
-    )
+    bounds = np.append(coarse_idx, counts.size)  # fine-bin edges of the coarse bins
     keep = np.ones(counts.size, dtype=bool)
-    keep[first:last] = False
+    keep[bounds[win[best, 0]] : bounds[win[best, 1]]] = False
     if keep.sum() <= len(theta):
         return theta  # too few bins left to fit: keep the full fit
     theta_x, _, _ = fisher_fit(model, counts, theta, mask=keep)
     return theta_x
-
-
-def excluding_toys(
-    model: Any,
-    mu: np.ndarray,
-    theta: np.ndarray,
-    n_toys: int,
-    rng: np.random.Generator,
-    coarse_idx: np.ndarray,
-    win: np.ndarray,
-    exclusion_p: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pseudo-data of the background ``mu`` (fine bins), each treated as the data are:
-    fitted, and refitted without its most significant window when that window's p is
-    below ``exclusion_p`` (:func:`excluding_refit`). Returns coarse (counts, background)."""
-    counts = np.empty((n_toys, coarse_idx.size))
-    bkg = np.empty((n_toys, coarse_idx.size))
-    for i in range(n_toys):
-        toy = rng.poisson(mu).astype(float)
-        theta_t, _, _ = fisher_fit(model, toy, theta)
-        final = excluding_refit(model, toy, theta_t, coarse_idx, win, exclusion_p)
-        counts[i] = np.add.reduceat(toy, coarse_idx)
-        bkg[i] = np.add.reduceat(model.expected(final), coarse_idx)
-    return counts, np.maximum(bkg, 1e-12)
 
 
 def bumphunter_on_fit(
@@ -400,9 +387,8 @@ def bumphunter_on_fit(
     _, model, theta_c = fit.conditioned_fit()
     idx = np.searchsorted(fit.edges, cedges)[:-1]
     theta_x = excluding_refit(model, fit.counts, theta_c, idx, win, exclusion_p)
-    mu = model.expected(theta_x)
-    toys = excluding_toys(model, mu, theta_x, n_toys, rng, idx, win, exclusion_p)
-    exp = np.maximum(np.add.reduceat(mu, idx), 1e-12)
+    toys = _toys(model, theta_x, n_toys, rng, idx, exclusion=(win, exclusion_p))
+    exp = np.maximum(np.add.reduceat(model.expected(theta_x), idx), 1e-12)
     return bumphunter_scan(obs, exp, cedges, min_width=min_width, max_width=max_width,
                            n_toys=n_toys, seed=rng, toys=toys, centres=centres)  # fmt: skip
 

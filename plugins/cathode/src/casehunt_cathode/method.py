@@ -309,8 +309,8 @@ def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
         epochs=positive_int(o, "flow_epochs", "cathode"),
         batch_size=positive_int(o, "flow_batch_size", "cathode"),
         learning_rate=positive_number(o, "flow_learning_rate", "cathode"),
-        weight_decay=float(wd),
-        validation_fraction=float(frac),
+        weight_decay=wd,
+        validation_fraction=frac,
         n_best_epochs=positive_int(o, "flow_n_best_epochs", "cathode"),
         max_events=max_events,
     )

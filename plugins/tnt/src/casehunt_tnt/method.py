@@ -322,7 +322,7 @@ def _ae_config(o: Mapping[str, Any]) -> AEConfig:
         batch_size=positive_int(o, "ae_batch_size", "tnt"),
         learning_rate=positive_number(o, "ae_learning_rate", "tnt"),
         patience=positive_int(o, "ae_patience", "tnt"),
-        validation_fraction=float(frac),
+        validation_fraction=frac,
     )
 
 

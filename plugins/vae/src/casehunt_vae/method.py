@@ -153,7 +153,7 @@ class VAEQR(SelectionMethod):
             batch_size=positive_int(o, "batch_size", "vae_qr"),
             learning_rate=positive_number(o, "learning_rate", "vae_qr"),
             patience=int_at_least(o, "patience", "vae_qr", 0),
-            beta=float(beta),
+            beta=beta,
         )
         if o["event_score"] not in EVENT_SCORES:
             raise ConfigError(

@@ -123,7 +123,7 @@ class VRNNTagger(SelectionMethod):
             batch_size=int(o["batch_size"]),
             learning_rate=float(o["learning_rate"]),
             patience=int(o["patience"]),
-            kl_weight=float(kl),
+            kl_weight=kl,
         )
 
     def _device(self) -> str:
