@@ -21,6 +21,7 @@ from casehunt.derived import derive_columns
 from casehunt.events import EventTable
 from casehunt.features import FeatureSet
 from casehunt.folds import assign_folds
+from casehunt.formats.common import JET_FLOATS
 from casehunt.kfold import fold_seed
 from casehunt.preselection import Preselection, builtin_cuts, resolve_config
 from casehunt.readers import open_events
@@ -39,19 +40,7 @@ SPLITS: dict[str, tuple[str, int, int]] = {
     "test_signal": (SIGNAL_FILE, 10_000, 20_000),
 }
 #: The raw columns every derived feature of the LHCO and CASE sets comes from.
-RAW_COLUMNS = (
-    "mjj",
-    "jet_pt",
-    "jet_eta",
-    "jet_phi",
-    "jet_m",
-    "jet_msd",
-    "jet_tau1",
-    "jet_tau2",
-    "jet_tau3",
-    "jet_tau4",
-    "jet_nconst",
-)
+RAW_COLUMNS = ("mjj", *JET_FLOATS, "jet_nconst")
 #: The working point: signal region 3.3-3.7 TeV.
 SR_LOW, SR_HIGH = 3300.0, 3700.0
 #: S/sqrt(B) points of the protocol.

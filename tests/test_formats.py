@@ -487,12 +487,3 @@ def test_lhco_features_through_the_preselection(tmp_path: Path) -> None:
     np.testing.assert_array_equal(sample.labels, df.label.to_numpy()[keep])
     # mass ordering falls back to the plain jet mass (the file has no soft-drop mass)
     np.testing.assert_allclose(sample.events["mj1"], ev["jet_m"][keep].max(axis=1))
-
-
-def test_reader_jet_columns_are_the_generators() -> None:
-    # formats.common keeps its own copy so that reading needs no FastJet; it must not drift
-    pytest.importorskip("fastjet")
-    from casehunt.formats.common import JET_FLOATS
-    from casehunt.generate.jets import JET_FLOAT_COLUMNS
-
-    assert tuple(JET_FLOATS) == tuple(JET_FLOAT_COLUMNS)

@@ -85,3 +85,10 @@ def test_plugins_command_lists_methods_and_readers(capsys: pytest.CaptureFixture
     assert by_name[("reader", "hdf5")]["distribution"] == "casehunt"
     assert main(["plugins"]) == 0
     assert "template" in capsys.readouterr().out
+
+
+def test_plugins_command_honours_disable_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--json", "--disable-plugin", "template"]) == 0
+    names = {r["name"] for r in json.loads(capsys.readouterr().out)}
+    assert "template" not in names
+    assert "hdf5" in names

@@ -118,6 +118,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return int(stats_main(args.stats_args))
 
 
+def _add_disable_plugin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--disable-plugin", action="append", default=[], metavar="NAME",
+        help="block a plugin by name (repeatable)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casehunt", description=__doc__)
     parser.add_argument("--version", action="version", version=f"casehunt {__version__}")
@@ -138,13 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler", metavar="ADDRESS", help="train the folds on an existing dask scheduler"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument(
-        "--disable-plugin",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="block a plugin by name",
-    )
+    _add_disable_plugin(run)
     run.set_defaults(func=_cmd_run)
 
     camp = sub.add_parser(
@@ -165,21 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engine.add_argument("--serial", action="store_true", help="every task in this process")
     camp.add_argument("--no-progress", action="store_true", help="no progress bars")
-    camp.add_argument(
-        "--disable-plugin", action="append", default=[], metavar="NAME",
-        help="block a plugin by name",
-    )  # fmt: skip
+    _add_disable_plugin(camp)
     camp.set_defaults(func=_cmd_campaign)
 
     plugins = sub.add_parser("plugins", help="list installed methods and readers")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.add_argument(
-        "--disable-plugin",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="block a plugin by name",
-    )
+    _add_disable_plugin(plugins)
     plugins.set_defaults(func=_cmd_plugins)
 
     gen = sub.add_parser(

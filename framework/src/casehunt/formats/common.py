@@ -6,7 +6,7 @@ import numpy as np
 
 from casehunt.errors import PluginError
 
-#: Per-jet float columns in the order of :data:`casehunt.generate.jets.JET_FLOAT_COLUMNS`.
+#: Per-jet float columns, in the order the generator fills them and the readers return them.
 JET_FLOATS = (
     "jet_pt",
     "jet_eta",

@@ -39,6 +39,8 @@ import awkward as ak
 import fastjet
 import numpy as np
 
+from casehunt.formats.common import JET_FLOATS
+
 # One shared libfastjet: silencing the banner through the SWIG bindings covers the
 # awkward API too (other fastjet builds without this hook just show the banner).
 with contextlib.suppress(AttributeError):
@@ -52,17 +54,7 @@ INVISIBLE_IDS = (12, 14, 16, 18)
 _RECLUSTER_R = 10.0
 
 #: Names of the per-jet float columns, in the order they are filled.
-JET_FLOAT_COLUMNS = (
-    "jet_pt",
-    "jet_eta",
-    "jet_phi",
-    "jet_m",
-    "jet_msd",
-    "jet_tau1",
-    "jet_tau2",
-    "jet_tau3",
-    "jet_tau4",
-)
+JET_FLOAT_COLUMNS = JET_FLOATS
 
 
 @dataclass(frozen=True)
