@@ -100,7 +100,9 @@ def main() -> None:
         inside.append(res["max_z_mass_in_window"])
         if win is not None:
             dist.append(abs(0.5 * (win[0] + win[1]) - lik["max_z_mass"]))
-        sig = math.hypot(res["global_p_err"], lik["global_p_err"])
+        err_bh = toy_error(res["global_p"], res["n_toys"])
+        err_lh = toy_error(lik["global_p"], lik["global_toys"])
+        sig = math.hypot(err_bh, err_lh)
         dp = abs(res["global_p"] - lik["global_p"])
         pull = dp / sig if sig > 0 else (0.0 if dp == 0 else math.inf)
         pulls.append(pull)
@@ -111,15 +113,15 @@ def main() -> None:
         print(
             f"| {i} | {lik['max_z_mass']:.0f} | {lik['max_z']:.2f} | {win_txt} "
             f"| {'yes' if res['max_z_mass_in_window'] else 'no'} | {res['local_z'] or 0.0:.2f} "
-            f"| {res['global_p']:.3f} ± {res['global_p_err']:.3f} "
-            f"| {lik['global_p']:.3f} ± {lik['global_p_err']:.3f} | {pull:.1f} |"
+            f"| {res['global_p']:.3f} ± {err_bh:.3f} "
+            f"| {lik['global_p']:.3f} ± {err_lh:.3f} | {pull:.1f} |"
         )
     pulls_a = np.array(pulls)
     print()
     print(f"window contains the likelihood max-Z mass: {np.mean(inside):.2f} "
           f"({sum(inside)}/{len(inside)})")  # fmt: skip
     print(f"median |window centre - max-Z mass|: {np.median(dist):.0f} GeV")
-    print(f"global p-values within 2 sigma of each other (toy errors): "
+    print(f"global p-values within 2 sigma of each other (toy errors, flat-prior binomial): "
           f"{np.mean(pulls_a <= 2):.2f}; both 0 (no toy above): "
           f"{np.mean(pulls_a == 0):.2f}")  # fmt: skip
     bh_a, lh_a = np.array(p_bh, dtype=float), np.array(p_lh, dtype=float)
@@ -131,6 +133,17 @@ def main() -> None:
     print(f"local Z, BumpHunter - likelihood: median {np.median(dz_a):+.2f}, "
           f"median |difference| {np.median(np.abs(dz_a)):.2f}")  # fmt: skip
     print(f"run time: {time.perf_counter() - t0:.1f} s")
+
+
+def toy_error(p: float, n: int) -> float:
+    """Standard deviation of a p-value estimated from ``n`` toys, k = p n of them above.
+
+    The posterior of a binomial rate with a flat prior (Beta(k + 1, n - k + 1)): the plain
+    binomial error sqrt(p (1 - p) / n) for 0 << k << n, and not zero when no toy (or every
+    toy) is above, where the plain error would make any difference look significant.
+    """
+    k = round(p * n)
+    return math.sqrt((k + 1) * (n - k + 1) / ((n + 2) ** 2 * (n + 3)))
 
 
 def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
