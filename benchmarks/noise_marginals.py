@@ -38,7 +38,7 @@ def homogeneity_p(a: np.ndarray, b: np.ndarray, n_bins: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=P.DEFAULT_DATA_DIR)
-    ap.add_argument("--points", type=suite._floats, default=[2.0, 1.0, 0.0])
+    ap.add_argument("--points", type=suite.float_list, default=[2.0, 1.0, 0.0])
     ap.add_argument("--seeds", default="0,1,2", help="injection seeds, comma-separated")
     ap.add_argument("--bins", default="10,20,40", help="numbers of quantile bins")
     ap.add_argument("--noise", type=int, default=10, help="noise features")

@@ -59,7 +59,7 @@ def iad_max_sic(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", type=Path, default=P.DEFAULT_DATA_DIR)
-    p.add_argument("--fractions", type=suite._floats, default=[0.25, 0.5, 1.0])
+    p.add_argument("--fractions", type=suite.float_list, default=[0.25, 0.5, 1.0])
     p.add_argument("--seeds", default="0,1,2", help="comma-separated")
     p.add_argument("--point", type=float, default=2.0, help="S/sqrt(B) in the signal region")
     p.add_argument("--noise", type=int, default=10, help="noise features of the noise variant")

@@ -167,11 +167,13 @@ _STATE: dict[str, Any] = {}
 # Command line --------------------------------------------------------------------------------
 
 
-def _floats(s: str) -> list[float]:
+def float_list(s: str) -> list[float]:
+    """A comma-separated command-line list of numbers (shared by the benchmark scripts)."""
     return [float(x) for x in s.split(",") if x.strip()]
 
 
-def _names(s: str) -> list[str]:
+def name_list(s: str) -> list[str]:
+    """A comma-separated command-line list of names."""
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
@@ -184,11 +186,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help=f"signal sample replacing <data-dir>/{P.SIGNAL_FILE} (e.g. a 3-prong signal)",
     )
-    p.add_argument("--methods", type=_names, default=None, help="comma-separated (default: all)")
-    p.add_argument("--points", type=_floats, default=list(P.POINTS), help="S/sqrt(B), e.g. 3,2,1")
+    p.add_argument("--methods", type=name_list, default=None, help="comma-separated (default: all)")
+    p.add_argument(
+        "--points", type=float_list, default=list(P.POINTS), help="S/sqrt(B), e.g. 3,2,1"
+    )
     p.add_argument("--seeds", type=int, default=5, help="seeds per point (default 5)")
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--variants", type=_names, default=["baseline"], help="baseline,noise10,...")
+    p.add_argument("--variants", type=name_list, default=["baseline"], help="baseline,noise10,...")
     p.add_argument("--output", type=Path, default=P.REPO_ROOT / "benchmarks" / "output" / "suite")
     p.add_argument(
         "--method-options",
@@ -209,7 +213,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-full-chain", action="store_true", help="skip the selection and fits")
     p.add_argument(
         "--fit-low",
-        type=_floats,
+        type=float_list,
         default=list(FIT_LOWS),
         help="lower edges of the full chain's dijet fits [GeV] (default 2700,3000)",
     )

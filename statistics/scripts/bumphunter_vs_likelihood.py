@@ -8,8 +8,9 @@ shape nuisances profiled) every 100 GeV; BumpHunter on the CMS dijet bins.
 Printed: a markdown table per toy (likelihood max-Z mass and local Z, BumpHunter
 window, both global p-values with their toy errors), the fraction of toys where
 the BumpHunter window contains the likelihood max-Z mass, the median |window
-centre - max-Z mass|, how often and how the global p-values differ, the median
-local-Z difference, and the run time. ``--exclusion-p 0.01`` refits BumpHunter's
+centre - max-Z mass|, how often and how the global p-values differ (toy by toy, their
+16-84% over the toys, and a paired Wilcoxon test), the median local-Z difference, and
+the run time. ``--exclusion-p 0.01`` refits BumpHunter's
 background without its most significant window (the ATLAS dijet procedure).
 """
 
@@ -104,7 +105,7 @@ def main() -> None:
         err_lh = toy_error(lik["global_p"], lik["global_toys"])
         sig = math.hypot(err_bh, err_lh)
         dp = abs(res["global_p"] - lik["global_p"])
-        pull = dp / sig if sig > 0 else (0.0 if dp == 0 else math.inf)
+        pull = dp / sig  # toy_error is never 0
         pulls.append(pull)
         dz.append((res["local_z"] or 0.0) - lik["max_z"])
         p_bh.append(res["global_p"])
