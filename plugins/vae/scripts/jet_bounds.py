@@ -27,15 +27,10 @@ from sklearn.mixture import GaussianMixture
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
 import protocol as P
+from jet_auc import mass_ordered  # the sibling script: jets in mass order, the same way
 
 from casehunt.features import resolve_features
 from casehunt_vae.vae import flat_rows
-
-
-def mass_ordered(x: np.ndarray) -> np.ndarray:
-    """(N, 2, F) jets with the heavier (first feature, the soft-drop mass) first."""
-    order = np.argsort(-x[:, :, 0], axis=1)
-    return np.take_along_axis(x, order[:, :, None], axis=1)
 
 
 def report(kind: str, name: str, b: np.ndarray, s: np.ndarray) -> None:
