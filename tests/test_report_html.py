@@ -130,6 +130,8 @@ def test_run_report_written_by_the_hook_with_the_numbers_of_the_json(run_dir: Pa
     assert f"{region['fit']['chi2']:.1f} / {region['fit']['ndof']}" in text
     limit = region["limits"][0]
     assert f"<td>{limit['observed_yield']:.4g}</td>" in text
+    glob = stats["global"]
+    assert f"<td>{glob['p_value']:.3g} ± {glob['p_err']:.2g}</td>" in text
     assert f"<td>{limit['expected_xsec_fb'][2]:.4g}</td>" in text
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert all(i["sha256"] in text for i in manifest["inputs"])

@@ -17,6 +17,7 @@ from casehunt_stats import (
     global_significance,
     local_significance,
     significance_scan,
+    toy_p_error,
 )
 from casehunt_stats.significance import FastScan
 from casehunt_stats.toys import sample_dijet
@@ -118,6 +119,7 @@ def test_global_significance(bkg_fit, bump_fit):
     assert g1.z < g1.observed_max_z
     d = g1.to_dict()
     assert d["n_toys"] == 150
+    assert d["p_err"] == g1.p_err == toy_p_error(0, 150) > 0
     assert d["toy_max_z_quantiles"]["0.5"] > 0.5  # look-elsewhere: the median max Z is > 0
 
 
@@ -166,3 +168,13 @@ def test_log10_p_value_beyond_double_precision():
     r = SignificanceResult(40.0, 45.0, float(stats.norm.sf(45.0)), 45.0**2, 1.0, 0.1, 0, 0, 0, 0)
     assert r.p_value == 0.0  # underflows
     assert r.log10_p_value == pytest.approx(-442.0, abs=1.0)
+
+
+def test_toy_p_error_is_the_binomial_error_but_never_zero():
+    # the flat-prior posterior Beta(k + 1, n - k + 1)
+    for k, n in [(0, 100), (3, 40), (500, 1000), (100, 100)]:
+        assert toy_p_error(k, n) == pytest.approx(stats.beta(k + 1, n - k + 1).std(), rel=1e-12)
+    assert toy_p_error(500, 10000) == pytest.approx(math.sqrt(0.05 * 0.95 / 10000), rel=0.01)
+    assert 0 < toy_p_error(0, 1000) < 1.5e-3 and toy_p_error(0, 1000) < toy_p_error(0, 100)
+    assert toy_p_error(1000, 1000) == toy_p_error(0, 1000)
+    assert math.isnan(toy_p_error(0, 0))

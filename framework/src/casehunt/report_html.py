@@ -514,13 +514,16 @@ def _significance_section(stats: dict, stats_error: str | None) -> list[str]:
     for method, (data, _) in stats.items():
         glob = _get(data, "global")
         if isinstance(glob, dict):
+            p_value = fmt(glob.get("p_value"), ".3g")
+            if glob.get("p_err") is not None:  # stats files before the toy error omit it
+                p_value += f" ± {fmt(glob['p_err'], '.2g')}"
             glob_rows.append(
                 [
                     method,
                     fmt(glob.get("observed_max_local_z"), ".2f"),
                     glob.get("n_toys"),
                     glob.get("n_exceed"),
-                    fmt(glob.get("p_value"), ".3g"),
+                    p_value,
                     fmt(glob.get("z"), ".2f"),
                 ]
             )

@@ -48,6 +48,7 @@ from .significance import (
     global_significance,
     local_significance,
     significance_scan,
+    toy_p_error,
 )
 
 __all__ = [
@@ -91,4 +92,5 @@ __all__ = [
     "local_significance",
     "mass_limit",
     "significance_scan",
+    "toy_p_error",
 ]

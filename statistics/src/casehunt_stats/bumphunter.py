@@ -31,7 +31,7 @@ from scipy import special, stats
 from .dijet import BackgroundFit, chi2_binning, fisher_fit
 from .errors import StatsError
 from .signal_shape import SignalShape
-from .significance import ScanResult, global_significance
+from .significance import ScanResult, global_significance, toy_p_error
 
 __all__ = [
     "BumpHunterResult",
@@ -160,9 +160,8 @@ class BumpHunterResult:
 
     @property
     def global_p_err(self) -> float:
-        """Binomial error of the toy estimate (0 when no toy or every toy exceeds)."""
-        p = self.global_p
-        return math.sqrt(p * (1.0 - p) / self.n_toys) if self.n_toys else float("nan")
+        """Toy error of the global p (:func:`toy_p_error`; not zero when no toy exceeds)."""
+        return toy_p_error(self.n_exceed, self.n_toys)
 
     @property
     def global_z(self) -> float:
@@ -432,7 +431,7 @@ def bumphunter_cross_check(
         if global_toys > 0 and len(shapes):
             g = global_significance([(fit, list(shapes))], global_toys, seed=rng)
             lik.update(global_p=g.p_value, global_toys=g.n_toys,
-                       global_p_err=math.sqrt(g.p_value * (1 - g.p_value) / g.n_toys))  # fmt: skip
+                       global_p_err=g.p_err)  # fmt: skip
     out["likelihood"] = lik
     out["max_z_mass_in_window"] = bool(best is not None and bh.contains(best.mass))
     return out

@@ -33,6 +33,7 @@ __all__ = [
     "global_significance",
     "local_significance",
     "significance_scan",
+    "toy_p_error",
 ]
 
 
@@ -420,6 +421,19 @@ class FastScan:
         return rng.poisson(self.mu_gen).astype(float)
 
 
+def toy_p_error(n_exceed: int, n_toys: int) -> float:
+    """Standard deviation of a p-value estimated as ``n_exceed / n_toys`` from toys.
+
+    The posterior of a binomial rate under a flat prior, Beta(k + 1, n - k + 1): the plain
+    binomial error sqrt(p (1 - p) / n) for 0 << k << n, but not zero when no toy (or every
+    toy) exceeds, where the plain error would claim the p-value exactly known.
+    """
+    if n_toys <= 0:
+        return float("nan")
+    k, n = int(n_exceed), int(n_toys)
+    return math.sqrt((k + 1) * (n - k + 1) / ((n + 2) ** 2 * (n + 3)))
+
+
 @dataclasses.dataclass
 class GlobalSignificance:
     """Global significance from background-only toys (look-elsewhere effect)."""
@@ -431,12 +445,18 @@ class GlobalSignificance:
     z: float
     toy_max_z: np.ndarray
 
+    @property
+    def p_err(self) -> float:
+        """Toy error of ``p_value`` (:func:`toy_p_error`)."""
+        return toy_p_error(self.n_exceed, self.n_toys)
+
     def to_dict(self) -> dict:
         return {
             "observed_max_local_z": self.observed_max_z,
             "n_toys": self.n_toys,
             "n_exceed": self.n_exceed,
             "p_value": self.p_value,
+            "p_err": self.p_err if self.n_toys else None,
             "z": self.z if math.isfinite(self.z) else None,
             "toy_max_z_quantiles": {
                 str(q): float(np.quantile(self.toy_max_z, q)) for q in (0.5, 0.84, 0.975, 0.99)
