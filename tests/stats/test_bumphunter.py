@@ -138,6 +138,29 @@ def test_global_p_values_of_bumphunter_and_likelihood():
     assert bh.n_exceed == 0 and lh.n_exceed == 0
 
 
+def test_global_p_at_a_local_z_is_the_trials_factor():
+    """One window (one mass) has no look-elsewhere effect: its global p at a local Z is
+    that Z's local p; more windows (masses) raise it."""
+    b = smooth_background()
+    one_window = (3470.0, 3490.0)  # the centre of the 1-bin window 3416-3558 GeV
+    one = bumphunter_scan(b, b, EDGES, min_width=1, max_width=1, centres=one_window,
+                          n_toys=2000, seed=3)  # fmt: skip
+    err = np.sqrt(stats.norm.sf(1.0) * stats.norm.cdf(1.0) / 2000)
+    assert one.global_p_at(1.0) == pytest.approx(stats.norm.sf(1.0), abs=4 * err)
+    every = bumphunter_scan(b, b, EDGES, n_toys=2000, seed=3)
+    assert every.global_p_at(1.0) > stats.norm.sf(1.0) + 10 * err
+    assert every.global_p_at(3.0) < every.global_p_at(2.0) < every.global_p_at(1.0)
+
+    rng = np.random.default_rng(5)
+    fit = fit_background(sample_dijet(TRUTH3, 20000, RANGE, rng), 3, fit_range=RANGE)
+    single = global_significance([(fit, [SignalShape.gaussian(MASS)])], 1000, seed=6)
+    err = np.sqrt(stats.norm.sf(1.0) * stats.norm.cdf(1.0) / 1000)
+    assert single.global_p_at(1.0) == pytest.approx(stats.norm.sf(1.0), abs=4 * err)
+    shapes = [SignalShape.gaussian(m) for m in np.arange(2000.0, 5001.0, 250.0)]
+    many = global_significance([(fit, shapes)], 1000, seed=6)
+    assert many.global_p_at(1.0) > stats.norm.sf(1.0) + 6 * err
+
+
 def test_masked_fit_ignores_the_excluded_bins():
     rng = np.random.default_rng(11)
     clean = fit_background(sample_dijet(TRUTH3, 30000, RANGE, rng), 3, fit_range=RANGE)
@@ -235,6 +258,9 @@ def test_analyze_region_adds_the_cross_check_only_when_on(bump_mjj):
     lik = bh["likelihood"]
     assert lik["max_z_mass"] == out["scan"]["max_z_mass"] and lik["max_z"] > 3
     assert lik["global_toys"] == 30 and 0 <= lik["global_p"] <= 1
+    assert lik["global_max_z"] == pytest.approx(lik["max_z"], abs=1.0)  # no nuisances there
+    for trials in (bh["global_p_at_local_z"], lik["global_p_at_local_z"]):
+        assert set(trials) == {"2.0", "3.0"} and 0 <= trials["3.0"] <= trials["2.0"] <= 1
     assert bh["max_z_mass_in_window"] is (low <= lik["max_z_mass"] < high)
     # the same search range as the scan: every window centred within its masses
     same, _ = analyze_region(

@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 P_FLOOR = np.finfo(float).tiny  # a local p-value that underflows counts as this (t <= 708)
+#: local significances at which the cross-check reports both searches' global p-values
+#: (their ratio to the local p-value is each search's trials factor)
+TRIALS_Z = (2.0, 3.0)
 
 
 def windows(n_bins: int, min_width: int = 1, max_width: int | None = None) -> np.ndarray:
@@ -162,6 +165,14 @@ class BumpHunterResult:
     def global_p_err(self) -> float:
         """Toy error of the global p (:func:`toy_p_error`; not zero when no toy exceeds)."""
         return toy_p_error(self.n_exceed, self.n_toys)
+
+    def global_p_at(self, local_z: float) -> float:
+        """Global p-value a most significant window of local significance ``local_z``
+        would have: the fraction of pseudo-experiments with t >= -ln p(local_z)."""
+        if not self.n_toys:
+            return float("nan")
+        t = -math.log(max(float(stats.norm.sf(local_z)), P_FLOOR))
+        return float(np.mean(self.toy_t >= t - 1e-12))
 
     @property
     def global_z(self) -> float:
@@ -409,7 +420,10 @@ def bumphunter_cross_check(
     Adds to :meth:`BumpHunterResult.to_dict` the scan's largest excess (mass, local
     Z), the likelihood global p of this selection alone from ``global_toys`` toys
     (:func:`global_significance`; None when 0), and whether the max-Z mass lies in
-    the BumpHunter window. ``same_range`` keeps only BumpHunter windows centred within
+    the BumpHunter window. With toys, each search also gives the global p-value that
+    a largest excess of local Z = 2 and 3 would have (``global_p_at_local_z``): the
+    two look-elsewhere effects compared at the same local significance.
+    ``same_range`` keeps only BumpHunter windows centred within
     the scan's masses, so that both global p-values pay for the same look-elsewhere.
     ``exclusion_p``: refit without the most significant window (:func:`bumphunter_on_fit`).
     """
@@ -423,6 +437,8 @@ def bumphunter_cross_check(
         exclusion_p=exclusion_p,
     )  # fmt: skip
     out = bh.to_dict()
+    if bh.n_toys:
+        out["global_p_at_local_z"] = {str(z): bh.global_p_at(z) for z in TRIALS_Z}
     best = scan.max_point
     lik: dict[str, Any] = {"max_z_mass": None, "max_z": None, "global_p": None,
                            "global_p_err": None, "global_toys": 0}  # fmt: skip
@@ -430,8 +446,11 @@ def bumphunter_cross_check(
         lik.update(max_z_mass=best.mass, max_z=best.z)
         if global_toys > 0 and len(shapes):
             g = global_significance([(fit, list(shapes))], global_toys, seed=rng)
-            lik.update(global_p=g.p_value, global_toys=g.n_toys,
-                       global_p_err=g.p_err)  # fmt: skip
+            # global_max_z: the largest local Z of the toys' fast fitter (no shape
+            # nuisances) on the data, the value the global p is computed from
+            lik.update(global_p=g.p_value, global_toys=g.n_toys, global_p_err=g.p_err,
+                       global_max_z=g.observed_max_z,
+                       global_p_at_local_z={str(z): g.global_p_at(z) for z in TRIALS_Z})  # fmt: skip
     out["likelihood"] = lik
     out["max_z_mass_in_window"] = bool(best is not None and bh.contains(best.mass))
     return out

@@ -450,6 +450,16 @@ class GlobalSignificance:
         """Toy error of ``p_value`` (:func:`toy_p_error`)."""
         return toy_p_error(self.n_exceed, self.n_toys)
 
+    def global_p_at(self, local_z: float) -> float:
+        """Global p-value a largest local excess of ``local_z`` would have in this search.
+
+        The fraction of background-only toys whose maximum local Z reaches it; divided
+        by the local p-value it is the trials factor of the look-elsewhere effect.
+        """
+        if not self.n_toys:
+            return float("nan")
+        return float(np.mean(self.toy_max_z >= local_z))
+
     def to_dict(self) -> dict:
         return {
             "observed_max_local_z": self.observed_max_z,
