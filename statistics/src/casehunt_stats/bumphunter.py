@@ -422,9 +422,9 @@ def bumphunter_cross_check(
     (:func:`global_significance`; None when 0), and whether the max-Z mass lies in
     the BumpHunter window. With toys, each search also gives the global p-value that
     a largest excess of local Z = 2 and 3 would have (``global_p_at_local_z``): the
-    two look-elsewhere effects compared at the same local significance.
-    ``same_range`` keeps only BumpHunter windows centred within
-    the scan's masses, so that both global p-values pay for the same look-elsewhere.
+    two look-elsewhere effects compared at the same local significance. ``same_range``
+    keeps only BumpHunter windows centred within the scan's masses, so that both global
+    p-values pay for the same look-elsewhere.
     ``exclusion_p``: refit without the most significant window (:func:`bumphunter_on_fit`).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -437,11 +437,13 @@ def bumphunter_cross_check(
         exclusion_p=exclusion_p,
     )  # fmt: skip
     out = bh.to_dict()
-    if bh.n_toys:
-        out["global_p_at_local_z"] = {str(z): bh.global_p_at(z) for z in TRIALS_Z}
+    out["global_p_at_local_z"] = (
+        {str(z): bh.global_p_at(z) for z in TRIALS_Z} if bh.n_toys else None
+    )
     best = scan.max_point
     lik: dict[str, Any] = {"max_z_mass": None, "max_z": None, "global_p": None,
-                           "global_p_err": None, "global_toys": 0}  # fmt: skip
+                           "global_p_err": None, "global_toys": 0, "global_max_z": None,
+                           "global_p_at_local_z": None}  # fmt: skip
     if best is not None:
         lik.update(max_z_mass=best.mass, max_z=best.z)
         if global_toys > 0 and len(shapes):
