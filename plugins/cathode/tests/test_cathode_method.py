@@ -15,6 +15,8 @@ from casehunt.regions import SignalRegion
 from casehunt.testing import toy_sample
 from casehunt.variants import correlate, noise_values
 from casehunt_cathode import CATHODE
+from casehunt_cathode import flow as flow_module
+from casehunt_cathode.flow import ConditionalFlow, FlowConfig
 from casehunt_cathode.method import kde_sample
 from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
 
@@ -143,6 +145,24 @@ def test_kde_samples_stay_in_the_window() -> None:
     # reflection keeps a flat spectrum flat up to the edges
     counts, _ = np.histogram(s, bins=8, range=(3300.0, 3700.0))
     assert counts.min() > 0.85 * counts.mean()
+
+
+def test_samples_do_not_depend_on_the_pass_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pass size (flow.CHUNK) is a memory setting only: every event's sample is a
+    # function of its own base noise and condition, and the best epochs are the same
+    rng = np.random.default_rng(0)
+    z, c = rng.standard_normal((2_000, 5)), rng.uniform(-1.0, 1.0, 2_000)
+    condition = rng.uniform(-1.0, 1.0, 1_500)
+    runs = []
+    for pass_size in (300, 100_000):
+        monkeypatch.setattr(flow_module, "CHUNK", pass_size)
+        config = FlowConfig(kind="nsf", epochs=2, n_best_epochs=2, batch_size=256)
+        flow = ConditionalFlow(config, seed=4).fit(z, c)
+        runs.append((flow.history_["valid_loss"], flow.sample(condition, seed=5)))
+    (loss_small, x_small), (loss_one, x_one) = runs
+    np.testing.assert_allclose(loss_small, loss_one, rtol=1e-5)
+    np.testing.assert_allclose(x_small, x_one, rtol=1e-5, atol=1e-6)
+    assert x_small.shape == (1_500, 5) and np.all(np.isfinite(x_small))
 
 
 def test_preprocessing_inverts() -> None:

@@ -21,10 +21,12 @@ import numpy as np
 
 from casehunt.training import progress_bar, state_copy
 
-#: events per pass when the flow is evaluated or sampled without gradients: the inverse
-#: of a spline flow of 14 features over 65536 events in one pass peaks at 6.2 GB (71 s),
-#: in passes of 8192 at 1.4 GB (59 s; the 2-core machine, loaded)
-CHUNK = 8192
+#: events per pass when the flow is evaluated or sampled without gradients. The memory
+#: of the spline flow's inverse grows with the pass: sampling 80k events with 14 features
+#: peaks at 0.64 / 0.90 / 1.32 / 1.77 GB in passes of 1024 / 2048 / 4096 / 8192, in
+#: 32 / 28 / 33 / 34 s, and the process keeps that memory after (one pass: 6.2 GB;
+#: ``benchmarks/flow_passes.py``, the 2-core machine)
+CHUNK = 2048
 
 
 @dataclass
@@ -137,14 +139,14 @@ class ConditionalFlow:
         return self
 
     @staticmethod
-    def _loss(flow: Any, z: Any, c: Any, chunk: int = CHUNK) -> float:
+    def _loss(flow: Any, z: Any, c: Any) -> float:
         import torch
 
         flow.eval()
         total = 0.0
         with torch.no_grad():
-            for lo in range(0, len(z), chunk):
-                total += float(-flow(c[lo : lo + chunk]).log_prob(z[lo : lo + chunk]).sum())
+            for lo in range(0, len(z), CHUNK):
+                total += float(-flow(c[lo : lo + CHUNK]).log_prob(z[lo : lo + CHUNK]).sum())
         return total / len(z)
 
     def sample(self, c: np.ndarray, seed: int) -> np.ndarray:
