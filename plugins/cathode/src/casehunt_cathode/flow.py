@@ -23,9 +23,9 @@ from casehunt.training import progress_bar, state_copy
 
 #: events per pass when the flow is evaluated or sampled without gradients. The memory
 #: of the spline flow's inverse grows with the pass: sampling 80k events with 14 features
-#: peaks at 0.64 / 0.90 / 1.32 / 1.77 GB in passes of 1024 / 2048 / 4096 / 8192, in
-#: 32 / 28 / 33 / 34 s, and the process keeps that memory after (one pass: 6.2 GB;
-#: ``benchmarks/flow_passes.py``, the 2-core machine)
+#: peaks at 637 / 899 / 1322 / 1766 MiB in passes of 1024 / 2048 / 4096 / 8192, in
+#: 32 / 28 / 33 / 34 s, and the process keeps that memory after (one pass of 65536:
+#: 6.2 GB; ``benchmarks/flow_passes.py``, the 2-core machine)
 CHUNK = 2048
 
 
