@@ -16,7 +16,6 @@ memory is reset (Linux ``clear_refs``) before each phase and read after it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import subprocess
 import sys
@@ -25,18 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def _rss_kb(field: str) -> int:
-    """A memory field of /proc/self/status in kB (VmHWM: peak, VmRSS: now)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status (this benchmark needs Linux)")
+from peak_memory import reset_peak, status_kb
 
 
-def _reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
+def _kb(field: str) -> int:
+    value = status_kb(field)
+    if value is None:
+        raise RuntimeError(f"no {field} in /proc/self/status (this benchmark needs Linux)")
+    return value
 
 
 def child(n_features: int, pass_size: int, n_train: int, n_samples: int, seed: int) -> dict:
@@ -54,18 +51,18 @@ def child(n_features: int, pass_size: int, n_train: int, n_samples: int, seed: i
     flow = ConditionalFlow(
         FlowConfig(kind="nsf", epochs=1, batch_size=1024, learning_rate=2e-3), seed=seed
     )
-    out: dict = {"features": n_features, "pass": pass_size, "rss_start_kb": _rss_kb("VmRSS")}
-    _reset_peak()
+    out: dict = {"features": n_features, "pass": pass_size, "rss_start_kb": _kb("VmRSS")}
+    reset_peak()
     t0 = time.perf_counter()
     flow.fit(z, c)
-    out.update(fit_s=time.perf_counter() - t0, fit_peak_kb=_rss_kb("VmHWM"))
-    _reset_peak()
+    out.update(fit_s=time.perf_counter() - t0, fit_peak_kb=_kb("VmHWM"))
+    reset_peak()
     t0 = time.perf_counter()
     flow.sample(rng.uniform(-1, 1, n_samples), seed=seed)
     out.update(
         sample_s=time.perf_counter() - t0,
-        sample_peak_kb=_rss_kb("VmHWM"),
-        rss_after_kb=_rss_kb("VmRSS"),
+        sample_peak_kb=_kb("VmHWM"),
+        rss_after_kb=_kb("VmRSS"),
     )
     return out
 

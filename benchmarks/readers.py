@@ -18,9 +18,7 @@ Needs pandas and PyTables (to write the LHC Olympics files), uproot and fastjet.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -28,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peak_memory import lifetime_peak_kb, reset_peak, status_kb
 
 OUTPUT = Path(__file__).resolve().parent / "output" / "readers"
 
@@ -189,20 +191,14 @@ WRITERS = {
 
 def _peak_rss_kb() -> int:
     """Peak resident memory of this process (Linux VmHWM; ru_maxrss elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = status_kb("VmHWM")
+    return lifetime_peak_kb() if peak is None else peak
 
 
 def child(fmt: str, path: str, chunk_size: int) -> None:
     """Read every chunk of `path`, keep a count; print the measurements as JSON."""
     # a forked child starts with its parent's peak; reset it (Linux) so it is this read's
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
+    reset_peak()
     from casehunt.readers import open_events
 
     reader = open_events(path, format=fmt)

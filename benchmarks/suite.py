@@ -52,7 +52,6 @@ import contextlib
 import hashlib
 import json
 import platform
-import resource
 import sys
 import time
 import traceback
@@ -69,6 +68,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import protocol as P
+from peak_memory import lifetime_peak_kb, reset_peak, status_kb
 
 from casehunt.features import FeatureSet, features_with_noise, resolve_features
 from casehunt.kfold import train_folds
@@ -428,24 +428,6 @@ def full_chain(scores: np.ndarray, mjj: np.ndarray, labels: np.ndarray) -> dict[
 # Tasks -------------------------------------------------------------------------------------
 
 
-def _proc_status(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return float(line.split()[1]) / 1024.0  # kB -> MB
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def method_task(args: argparse.Namespace, name: str, variant: str, point: float, seed: int):
     S: P.Splits = _STATE["splits"][variant]
     settings = method_settings(args, name)
@@ -557,8 +539,9 @@ def supervised_task(args: argparse.Namespace, variant: str, seed: int) -> dict[s
 
 def run_task(args: argparse.Namespace, task: dict[str, Any]) -> dict[str, Any]:
     """One task in a worker: its result with timing and memory, or the error."""
-    reset = _reset_peak()
-    rss_start = _proc_status("VmRSS")
+    reset = reset_peak()
+    start_kb = status_kb("VmRSS")
+    rss_start = None if start_kb is None else start_kb / 1024.0
     t0 = time.perf_counter()
     kind = task["kind"]
     try:
@@ -571,9 +554,8 @@ def run_task(args: argparse.Namespace, task: dict[str, Any]) -> dict[str, Any]:
         error = None
     except Exception as exc:
         result, error = {}, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-    peak = _proc_status("VmHWM") if reset else None
-    if peak is None:  # ru_maxrss: kB on Linux, the process's lifetime peak
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak_kb = status_kb("VmHWM") if reset else None
+    peak = (lifetime_peak_kb() if peak_kb is None else peak_kb) / 1024.0
     return {
         **task,
         **result,
