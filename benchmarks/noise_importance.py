@@ -12,9 +12,12 @@ features from these importances; the final models train on the kept features onl
 k's events never enter its own screening, and no truth label enters any of it (labels
 only evaluate the max SIC).
 
-Rules: ``all`` (no screening), ``positive`` (mean importance over the inner folds above
-0), ``one_se`` (mean above one standard error of that mean), ``positive_twice`` (the
-``positive`` rule again, on the features the first round kept).
+The importance and the rules are the core's (``casehunt.classifiers.screening``, the
+boosted-tree backend's ``feature_screen`` option), here nested in the IAD's own folds so
+that one importance pass per fold serves every rule: ``all`` (no screening),
+``positive`` (mean importance over the inner folds above 0), ``one_se`` (above one
+standard error of that mean), ``positive_twice`` (``positive`` again on the features the
+first round kept; the backend's ``screen_rounds: 2``).
 
     .venv/bin/python benchmarks/noise_importance.py --point 2 --seeds 0,1,5 --variants noise10,baseline
 """
@@ -25,51 +28,27 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import log_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import protocol as P
 import suite
 
-from casehunt.classifiers import make_classifier
+from casehunt.classifiers import balanced_weights, make_classifier
+from casehunt.classifiers.screening import SCREEN_RULES, keep_by_rule, permutation_importance
 from casehunt.folds import assign_folds
 from casehunt.kfold import fold_seed
 
-Rule = Callable[[np.ndarray, np.ndarray], np.ndarray]
-RULES: dict[str, Rule] = {
-    "all": lambda mean, se: np.ones(len(mean), dtype=bool),
-    "positive": lambda mean, se: mean > 0,
-    "one_se": lambda mean, se: mean > se,
-}
+RULES = ("all", *SCREEN_RULES)
 
 
 def two_class(ones: np.ndarray, zeros: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([ones, zeros]), np.r_[np.ones(len(ones)), np.zeros(len(zeros))]
-
-
-def permutation_importance(
-    model: Any, data: np.ndarray, template: np.ndarray, rng: np.random.Generator, repeats: int
-) -> np.ndarray:
-    """Growth of the class-balanced log loss when each feature is shuffled, per feature."""
-    X, y = two_class(data, template)
-    w = np.where(y == 1, 0.5 / len(data), 0.5 / len(template))
-    reference = log_loss(y, model.predict(X), sample_weight=w)
-    out = np.empty(X.shape[1])
-    for j in range(X.shape[1]):
-        losses = []
-        for _ in range(repeats):
-            Xp = X.copy()
-            Xp[:, j] = rng.permutation(Xp[:, j])
-            losses.append(log_loss(y, model.predict(Xp), sample_weight=w))
-        out[j] = np.mean(losses) - reference
-    return out
 
 
 def inner_importance(
@@ -92,11 +71,8 @@ def inner_importance(
         t_train = (t_folds != k) & (t_folds != i)
         model = make_classifier("hgb", options, seed=fold_seed(seed, 100 * k + i))
         model.fit(*two_class(data[d_train][:, cols], template[t_train][:, cols]))
-        inner.append(
-            permutation_importance(
-                model, data[folds == i][:, cols], template[t_folds == i][:, cols], rng, repeats
-            )
-        )
+        X, y = two_class(data[folds == i][:, cols], template[t_folds == i][:, cols])
+        inner.append(permutation_importance(model, X, y, balanced_weights(y), rng, repeats))
     imp = np.array(inner)
     return imp.mean(0), imp.std(0, ddof=1) / np.sqrt(len(imp))
 
@@ -115,7 +91,7 @@ def screened_iad(
     folds = assign_folds(len(data), n_folds, seed)
     t_folds = assign_folds(len(template), n_folds, seed + 1)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
-    rules = [*RULES, "positive_twice"]
+    rules = [*RULES, "positive_twice"]  # the core's screen with screen_rounds: 2
     scores = {r: (np.empty(len(data)), np.zeros(len(test))) for r in rules}
     kept: dict[str, list[list[int]]] = {r: [] for r in rules}
     importances = []
@@ -127,16 +103,13 @@ def screened_iad(
         every = list(range(data.shape[1]))
         mean, se = importance(every)
         importances.append(mean.tolist())
-        choice = {}
-        for rule, keep_fn in RULES.items():
-            keep = keep_fn(mean, se)
-            choice[rule] = [j for j in every if keep[j]] or [int(np.argmax(mean))]
+        choice = {"all": every}
+        for rule in SCREEN_RULES:
+            choice[rule] = keep_by_rule(mean, se, rule).tolist()
         # a second round on the survivors of the first: fewer noise columns to hide behind
         first = choice["positive"]
-        mean2, _ = importance(first)
-        choice["positive_twice"] = [j for j, m in zip(first, mean2, strict=True) if m > 0] or [
-            first[int(np.argmax(mean2))]
-        ]
+        mean2, se2 = importance(first)
+        choice["positive_twice"] = [first[j] for j in keep_by_rule(mean2, se2, "positive")]
         trained: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         for rule, cols in choice.items():
             key = tuple(cols)

@@ -1,0 +1,124 @@
+"""Feature screening by held-out permutation importance, for weakly supervised training.
+
+Boosted trees lose much of a small signal when irrelevant features are added: at a few
+hundred signal events their splits on the noise columns blur the far tail
+(plugins/cathode/README.md). No single feature's distribution tells the noise from the
+real features there (benchmarks/noise_marginals.py), but the classifier's joint view
+can: within the training events only, an inner cross-validation trains the classifier,
+shuffles one feature at a time in the held-out part and measures how much the class-
+balanced log loss grows (permutation importance, L. Breiman, Machine Learning 45 (2001)
+5, Sec. 10). Features whose importance is not positive are dropped and the classifier
+is trained again on the rest. Only the training labels of the weakly supervised problem
+(data against template, signal region against sidebands) enter: no truth labels, and
+the events a model scores never take part in choosing its features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from casehunt.classifiers.base import balanced_weights
+from casehunt.folds import assign_folds
+
+#: screening rules: keep a feature when its mean importance over the inner folds is
+#: above 0 (``positive``) or above one standard error of that mean (``one_se``)
+SCREEN_RULES = ("positive", "one_se")
+
+
+def balanced_log_loss(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
+    """Weighted binary cross entropy, the weights already balancing the classes."""
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-np.sum(w * (y * np.log(p) + (1 - y) * np.log1p(-p))) / np.sum(w))
+
+
+def permutation_importance(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    rng: np.random.Generator,
+    repeats: int,
+) -> np.ndarray:
+    """Growth of the balanced log loss on (X, y) when each column is shuffled."""
+    reference = balanced_log_loss(y, model.predict(X), w)
+    out = np.empty(X.shape[1])
+    for j in range(X.shape[1]):
+        losses = []
+        for _ in range(repeats):
+            shuffled = X.copy()
+            shuffled[:, j] = rng.permutation(shuffled[:, j])
+            losses.append(balanced_log_loss(y, model.predict(shuffled), w))
+        out[j] = np.mean(losses) - reference
+    return out
+
+
+def stratified_folds(y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """A fold per event, each class spread evenly over the folds."""
+    folds = np.empty(len(y), dtype=np.int64)
+    for cls in (0, 1):
+        idx = np.flatnonzero(y == cls)
+        folds[idx] = assign_folds(len(idx), n_folds, seed + cls)
+    return folds
+
+
+def importance_over_folds(
+    make_model: Callable[[int], Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    n_folds: int,
+    repeats: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean held-out importance of every column over `n_folds` inner folds, and its
+    standard error. ``make_model(i)`` builds the unfitted model of inner fold i."""
+    folds = stratified_folds(y, n_folds, seed)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    per_fold = []
+    for i in range(n_folds):
+        train, held = folds != i, folds == i
+        w_train = None if sample_weight is None else sample_weight[train]
+        model = make_model(i).fit(X[train], y[train], sample_weight=w_train)
+        w_held = balanced_weights(y[held], None if sample_weight is None else sample_weight[held])
+        per_fold.append(permutation_importance(model, X[held], y[held], w_held, rng, repeats))
+    imp = np.array(per_fold)
+    return imp.mean(axis=0), imp.std(axis=0, ddof=1) / np.sqrt(n_folds)
+
+
+def keep_by_rule(mean: np.ndarray, se: np.ndarray, rule: str) -> np.ndarray:
+    """Indices of the columns a rule keeps; the most important one if it keeps none."""
+    if rule == "positive":
+        keep = mean > 0
+    elif rule == "one_se":
+        keep = mean > se
+    else:
+        raise ValueError(f"unknown screening rule {rule!r}; expected one of {SCREEN_RULES}")
+    return np.flatnonzero(keep) if keep.any() else np.array([int(np.argmax(mean))])
+
+
+def screen_features(
+    make_model: Callable[[int], Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    *,
+    rule: str = "positive",
+    rounds: int = 1,
+    n_folds: int = 4,
+    repeats: int = 5,
+    seed: int = 0,
+) -> list[int]:
+    """The columns of X that survive `rounds` of screening (each on the last survivors:
+    with fewer noise columns to split on, the real ones show more clearly)."""
+    cols = np.arange(X.shape[1])
+    for r in range(rounds):
+        mean, se = importance_over_folds(
+            make_model, X[:, cols], y, sample_weight,
+            n_folds=n_folds, repeats=repeats, seed=seed + 1000 * r,
+        )  # fmt: skip
+        cols = cols[keep_by_rule(mean, se, rule)]
+    return [int(c) for c in cols]
