@@ -17,8 +17,9 @@ Finke et al.'s setting.
 importance, in an inner cross-validation of the training events, fails its rule
 (casehunt.classifiers.screening). With ten noise features added at S/sqrt(B) = 3 and two
 rounds of the ``positive`` rule, the IAD keeps 0.87 of its max SIC instead of 0.71 (two
-seeds), and without noise the screen keeps every feature; at S/sqrt(B) = 2 it gains
-little (plugins/cathode/README.md). It costs about ten times the training.
+seeds), and without noise the screen keeps every feature. At S/sqrt(B) = 2 it gains
+little, and CATHODE, whose noise columns come from its flow, did not gain at 3
+(plugins/cathode/README.md). It costs about ten times the training.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ real features there (benchmarks/noise_marginals.py), but the classifier's joint 
 can: within the training events only, an inner cross-validation trains the classifier,
 shuffles one feature at a time in the held-out part and measures how much the class-
 balanced log loss grows (permutation importance, L. Breiman, Machine Learning 45 (2001)
-5, Sec. 10). Features whose importance is not positive are dropped and the classifier
-is trained again on the rest. Only the training labels of the weakly supervised problem
+5, Sec. 10). Features that fail a rule on it (mean importance over the inner folds
+above 0, or one standard error above 0) are dropped and the classifier is trained again
+on the rest. Only the training labels of the weakly supervised problem
 (data against template, signal region against sidebands) enter: no truth labels, and
 the events a model scores never take part in choosing its features.
 """
