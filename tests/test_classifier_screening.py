@@ -65,3 +65,10 @@ def test_rules_and_bad_options() -> None:
         make_classifier("hgb", {"feature_screen": "yes"})
     with pytest.raises(ConfigError, match="'screen_folds'"):
         make_classifier("hgb", {"screen_folds": 1})
+
+
+def test_too_few_events_for_the_inner_folds_names_the_option() -> None:
+    X = np.random.default_rng(4).normal(size=(23, 3))
+    y = np.r_[np.ones(3), np.zeros(20)]
+    with pytest.raises(ValueError, match=r"class 1 has 3 training events.*'screen_folds'"):
+        make_classifier("hgb", {**FAST, "feature_screen": "positive"}).fit(X, y)

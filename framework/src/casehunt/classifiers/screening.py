@@ -61,6 +61,11 @@ def stratified_folds(y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     folds = np.empty(len(y), dtype=np.int64)
     for cls in (0, 1):
         idx = np.flatnonzero(y == cls)
+        if len(idx) < n_folds:
+            raise ValueError(
+                f"feature screen: class {cls} has {len(idx)} training events, fewer than "
+                f"the {n_folds} inner folds (option 'screen_folds')"
+            )
         folds[idx] = assign_folds(len(idx), n_folds, seed + cls)
     return folds
 
