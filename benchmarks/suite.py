@@ -459,6 +459,9 @@ def method_task(args: argparse.Namespace, name: str, variant: str, point: float,
         if region is None
         else int((region.in_sideband(mjj) & (labels == 1)).sum()),
     }
+    fits = folded.fit_summaries()
+    if any(fits):
+        out["fit"] = fits  # per fold: e.g. the features a screened classifier kept
     if not args.no_full_chain:
         out["full_chain"] = full_chain(folded.scores, mjj, labels)
     # the out-of-fold scores, to redo the selection and fits without retraining

@@ -288,3 +288,55 @@ def test_training_sidebands_per_method(
 def test_bad_training_sidebands(toy_files: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match=r"methods\.template\.training_sidebands"):
         Config(make_config(toy_files, methods={"template": {"training_sidebands": "wide"}}))
+
+
+class Summarising(SidebandGaussian):
+    """Reports how many sideband events each fold trained on; or a bad summary."""
+
+    name = "summarising"
+    default_options: ClassVar[dict] = {**SidebandGaussian.default_options, "bad": False}
+
+    def fit(self, data: TrainingData) -> None:
+        self.n_sideband_ = int(np.sum(data.in_sideband))
+        super().fit(data)
+
+    def fit_summary(self) -> dict:
+        if self.options["bad"]:
+            return {"sidebands": np.arange(3)}  # an array is not JSON
+        return {"sideband_events": self.n_sideband_}
+
+
+class SummarisingHooks:
+    @staticmethod
+    @hookimpl
+    def casehunt_register_methods() -> list:
+        return [Summarising]
+
+
+def test_fit_summaries_are_recorded_per_fold_here_and_on_an_engine(
+    tmp_path: Path, toy_files: dict[str, Path]
+) -> None:
+    from casehunt.engine import SerialEngine
+    from casehunt.kfold import MethodFailure
+
+    config = Config(make_config(toy_files, methods={"summarising": {}, "template": {}}))
+    fits = {}
+    for where, engine in (("here", None), ("engine", SerialEngine())):
+        run_analysis(
+            config, tmp_path / where, progress=False, plugins=(SummarisingHooks,), engine=engine
+        )
+        selections = json.loads((tmp_path / where / "summary.json").read_text())["selections"]
+        fits[where] = selections["summarising"]["sr_3300_3700"]["fit"]
+        assert "fit" not in selections["template"]["sr_3300_3700"]  # nothing to report
+    counts = [f["sideband_events"] for f in fits["here"]]
+    n_folds = config["run"]["n_folds"]
+    assert len(counts) == n_folds
+    # each fold's model trains without that fold's share of the sideband events
+    total = sum(counts) / (n_folds - 1)
+    assert all(0.5 / n_folds < 1 - c / total < 1.5 / n_folds for c in counts)
+    assert fits["engine"] == fits["here"]
+
+    bad = Config(make_config(toy_files, methods={"summarising": {"bad": True}}))
+    with pytest.raises(MethodFailure, match="'summarising' returned a fit summary"):
+        run_analysis(bad, tmp_path / "bad", progress=False, plugins=(SummarisingHooks,))
+    assert not (tmp_path / "bad").exists()

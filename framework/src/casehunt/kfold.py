@@ -8,6 +8,7 @@ selected events at any mjj go to the background fit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,10 @@ class FoldedScores:
         """Score events no model trained on (a test sample): the mean over fold models."""
         return np.mean([_checked_scores(m, events, "test") for m in self.models], axis=0)
 
+    def fit_summaries(self) -> list[dict[str, Any]]:
+        """Each fold model's :meth:`~casehunt.methods.SelectionMethod.fit_summary`."""
+        return [checked_fit_summary(m) for m in self.models]
+
 
 def fold_seed(seed: int, fold: int) -> int:
     """Independent, reproducible seeds for the model of each fold."""
@@ -53,6 +58,20 @@ def _checked_scores(method: SelectionMethod, events: EventTable, where: str) -> 
     if not np.all(np.isfinite(scores)):
         raise MethodFailure(f"method {method.name!r} returned non-finite scores for {where} events")
     return scores
+
+
+def checked_fit_summary(method: SelectionMethod) -> dict[str, Any]:
+    """The method's fit summary, refused with its name unless it is a JSON object."""
+    summary = method.fit_summary()
+    try:
+        if not isinstance(summary, dict):
+            raise TypeError(f"a {type(summary).__name__}, not a dict")
+        json.dumps(summary, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MethodFailure(
+            f"method {method.name!r} returned a fit summary that is not a JSON object: {exc}"
+        ) from None
+    return summary
 
 
 def scores_in_event_order(fold_scores: Sequence[np.ndarray], folds: np.ndarray) -> np.ndarray:

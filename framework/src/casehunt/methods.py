@@ -83,6 +83,15 @@ class SelectionMethod(abc.ABC):
     def score(self, events: EventTable) -> np.ndarray:
         """One finite float per event; higher means more anomalous."""
 
+    def fit_summary(self) -> dict[str, Any]:
+        """What the last fit chose from the data, for the run's record (JSON-serialisable).
+
+        For example the features a classifier kept, the number of background samples
+        drawn, or the epochs a flow ensemble kept. The core records it per fold next to
+        the selection; nothing depends on it. Default: nothing to report.
+        """
+        return {}
+
 
 def resolve_options(cls: type[SelectionMethod], options: Mapping[str, Any]) -> dict[str, Any]:
     """The method's defaults updated by `options`, refusing keys the method does not know."""

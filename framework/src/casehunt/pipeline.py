@@ -23,7 +23,9 @@ from casehunt.errors import ConfigError, RegionError
 from casehunt.folds import assign_folds
 from casehunt.injection import InjectionSummary, inject, signal_for_significance
 from casehunt.kfold import (
+    FoldedScores,
     MethodFailure,
+    checked_fit_summary,
     fold_seed,
     scores_in_event_order,
     train_fold,
@@ -226,15 +228,15 @@ def run_analysis(
         for name, (cls, opts) in methods.items():
             t0 = time.perf_counter()
             selections[name] = {}
-            global_scores = None
+            global_scores: FoldedScores | None = None
             for i, region in enumerate(regions):
                 bar.set_description(f"{name} {region.name}")
                 if engine is not None:
-                    scores = all_scores[name, i if cls.training == "per_region" else None]
+                    scores, fits = all_scores[name, i if cls.training == "per_region" else None]
                 elif cls.training == "global" and global_scores is not None:
-                    scores = global_scores  # trained once, selected in every region
+                    folded = global_scores  # trained once, selected in every region
                 else:
-                    scores = train_folds(
+                    folded = train_folds(
                         cls,
                         opts,
                         data.events,
@@ -245,8 +247,10 @@ def run_analysis(
                         seed=method_seed(seed, name, i if cls.training == "per_region" else 0),
                         resonant_feature=feature,
                         on_fold=lambda _k: bar.update(),
-                    ).scores
-                    global_scores = scores if cls.training == "global" else None
+                    )
+                    global_scores = folded if cls.training == "global" else None
+                if engine is None:
+                    scores, fits = folded.scores, folded.fit_summaries()
                 selections[name][region.name] = record_selection(
                     stage,
                     name,
@@ -258,6 +262,8 @@ def run_analysis(
                     config.efficiency(region),
                     feature,
                 )
+                if any(fits):
+                    selections[name][region.name]["fit"] = fits
             timings.setdefault(f"{name}_s", time.perf_counter() - t0)
         bar.close()
 
@@ -299,11 +305,15 @@ def _fold_scores(
     k: int,
     seed: int,
     feature: str,
-) -> np.ndarray:
-    """One fold as a task: the scores of fold `k` by the model trained on the others."""
-    return train_fold(cls, options, events, region, folds, k, seed=seed, resonant_feature=feature)[
-        1
-    ]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """One fold as a task: the scores of fold `k` by the model trained on the others.
+
+    Also the model's fit summary, since the model itself stays with the worker.
+    """
+    model, scores = train_fold(
+        cls, options, events, region, folds, k, seed=seed, resonant_feature=feature
+    )
+    return scores, checked_fit_summary(model)
 
 
 def _scores_on_engine(
@@ -316,8 +326,11 @@ def _scores_on_engine(
     config: Config,
     bar: Any,
     timings: dict[str, float],
-) -> dict[tuple[str, int | None], np.ndarray]:
-    """Every (method, region, fold) as a task on `engine`; a failed task fails the run."""
+) -> dict[tuple[str, int | None], tuple[np.ndarray, list[dict[str, Any]]]]:
+    """Every (method, region, fold) as a task on `engine`; a failed task fails the run.
+
+    Gives the scores in event order and the fit summary of each fold's model.
+    """
     seed, feature = config["run"]["seed"], config["regions"]["resonant_feature"]
     n_folds = int(folds.max()) + 1
     events = engine.share(data.events)
@@ -340,7 +353,11 @@ def _scores_on_engine(
         raise MethodFailure(f"task {first.key} failed: {first.error}\n{first.traceback}")
     out = {}
     for (name, i), fold_keys in keys.items():
-        out[name, i] = scores_in_event_order([store.load(key) for key in fold_keys], folds)
+        results = [store.load(key) for key in fold_keys]
+        out[name, i] = (
+            scores_in_event_order([scores for scores, _ in results], folds),
+            [fit for _, fit in results],
+        )
         timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + sum(
             report.task_seconds.get(key, 0.0) for key in fold_keys
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,29 @@ def test_noise_features_and_correlated_masses_run(
     assert s.shape == (background.n_events,)
     assert np.all(np.isfinite(s))
     assert method.required_columns() == frozenset(method.feature_set.columns) | {"mjj"}
+
+
+def test_fit_summary_names_the_kept_features(fast: dict[str, Any]) -> None:
+    events, _ = toy_sample(30_000, 400, seed=13)
+    data = region_data(events)
+    plain = CATHODE({**fast, "noise_features": 2}, seed=0)
+    assert plain.fit_summary() == {}
+    plain.fit(data)
+    summary = plain.fit_summary()
+    names = [*plain.feature_set.columns, "noise_0", "noise_1"]
+    assert summary["features"] == names
+    assert summary["signal_region_events"] == int(data.in_signal_region.sum())
+    assert summary["template_events"] == 4 * summary["signal_region_events"]  # oversampling
+    assert len(summary["flow_epochs"]) == fast["flow_n_best_epochs"]
+    json.dumps(summary, allow_nan=False)
+
+    screen = {"feature_screen": "positive", "screen_rounds": 2}
+    screened = CATHODE({**fast, "noise_features": 2, "classifier_options": screen}, seed=0)
+    screened.fit(data)
+    kept = screened.fit_summary()["features"]
+    assert kept == [name for name in names if name in kept]  # a subset, in input order
+    assert set(kept) & set(plain.feature_set.columns), kept  # the strong signal's features
+    assert screened.score(events).shape == (events.n_events,)
 
 
 def test_empty_sidebands_are_an_error(fast: dict[str, Any], background: EventTable) -> None:

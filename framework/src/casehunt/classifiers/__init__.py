@@ -13,7 +13,7 @@ scikit-learn and torch are imported only when a backend is fitted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from casehunt.classifiers.base import (
@@ -45,6 +45,20 @@ def make_classifier(name: str, options: Mapping[str, Any] | None = None, seed: i
     if options is not None and not isinstance(options, Mapping):
         raise ConfigError(f"classifier {name!r}: options must be a mapping, got {options!r}")
     return _backend(name).from_options(name, dict(options or {}), seed)
+
+
+def kept_features(classifier: Any, names: Sequence[str]) -> list[str]:
+    """The names of the input columns a fitted classifier scores on.
+
+    Every column, unless a feature screen (``feature_screen`` of the boosted trees)
+    dropped some; `names` names the columns of the matrix the classifier was fitted on.
+    """
+    columns = getattr(classifier, "columns_", None)
+    if columns is None:
+        return list(names)
+    if columns and max(columns) >= len(names):
+        raise ValueError(f"{len(names)} names for a classifier fitted on more columns")
+    return [names[i] for i in columns]
 
 
 def classifier_spec(method: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -32,14 +32,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import classifier_spec, make_classifier, model_seeds
+from casehunt.classifiers import classifier_spec, kept_features, make_classifier, model_seeds
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, event_features_option
 from casehunt.methods import SelectionMethod, TrainingData
 from casehunt.options import number_at_least, open_fraction, positive_int, positive_number
 from casehunt.training import torch_threads
-from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_values
+from casehunt.variants import CORRELATION, MASS_COLUMNS, correlate, noise_columns, noise_values
 from casehunt_cathode.flow import ConditionalFlow, FlowConfig
 from casehunt_cathode.preprocessing import LogitScaler, LogStandardScaler
 
@@ -111,6 +111,8 @@ class CATHODE(SelectionMethod):
         self.condition_: LogStandardScaler | None = None
         self.classifier_: Any = None
         self.n_samples_: int = 0
+        self.n_signal_region_: int = 0
+        self.n_template_: int = 0
 
     # options -------------------------------------------------------------------------
     def _check_options(self) -> None:
@@ -173,6 +175,11 @@ class CATHODE(SelectionMethod):
         return str(device)
 
     # features ------------------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        """The names of the columns of :meth:`_features`: the features, then the noise."""
+        return [*self.feature_set.columns, *noise_columns(int(self.options["noise_features"]))]
+
     def _features(self, events: EventTable) -> np.ndarray:
         """The (N, F) inputs: the feature columns, correlated and with noise as configured."""
         check_finite(events, self.feature_set.columns)
@@ -238,6 +245,7 @@ class CATHODE(SelectionMethod):
         x_samples = x_samples[np.all(np.isfinite(x_samples), axis=1)]
 
         # 3. the classifier: signal-region data (1) against samples (0)
+        self.n_signal_region_, self.n_template_ = len(x_sr), len(x_samples)
         X = np.vstack([x_sr, x_samples])
         y = np.concatenate([np.ones(len(x_sr), np.int64), np.zeros(len(x_samples), np.int64)])
         self.classifier_ = make_classifier(*self._classifier_args, seed=clf_seed)
@@ -250,6 +258,17 @@ class CATHODE(SelectionMethod):
         with torch_threads(self.options["threads"]):
             z = self.flow_.sample(self.condition_.transform(mjj), seed=seed)
         return self.scaler_.inverse(z)
+
+    def fit_summary(self) -> dict[str, Any]:
+        """Event counts, the flow epochs kept, and the features the classifier scores on."""
+        if self.classifier_ is None or self.flow_ is None:
+            return {}
+        return {
+            "signal_region_events": self.n_signal_region_,
+            "template_events": self.n_template_,
+            "flow_epochs": sorted(int(epoch) for _, epoch, _ in self.flow_.best_),
+            "features": kept_features(self.classifier_, self.feature_names),
+        }
 
     def score(self, events: EventTable) -> np.ndarray:
         """The classifier's output: higher means more unlike the interpolated background."""

@@ -26,6 +26,7 @@ from casehunt.classifiers import (
     JET_COMBINATIONS,
     classifier_spec,
     combine_jet_quantiles,
+    kept_features,
     make_classifier,
     quantile_knots,
 )
@@ -97,6 +98,12 @@ class CWoLaHunting(SelectionMethod):
         self.classifier_.fit(X, y)
         if self.feature_set.per_jet:
             self.quantile_knots_ = quantile_knots(self.classifier_.predict(X))
+
+    def fit_summary(self) -> dict[str, Any]:
+        """The features the classifier scores on (fewer than given after a feature screen)."""
+        if self.classifier_ is None:
+            return {}
+        return {"features": kept_features(self.classifier_, self.feature_set.columns)}
 
     def score(self, events: EventTable) -> np.ndarray:
         """The classifier output; per jet, the two jets' quantile scores combined (``combine``)."""
