@@ -29,7 +29,7 @@ def test_the_screen_keeps_the_informative_columns_and_drops_most_noise() -> None
     X, y = weak_labels(np.random.default_rng(0), 6)
     kept = screen_features(
         lambda i: make_classifier("hgb", FAST, seed=i), X, y, rule="one_se", repeats=2
-    )
+    ).columns
     assert {0, 1} <= set(kept)
     assert len(kept) - 2 <= 3  # at most half of the six noise columns survive
 
@@ -37,7 +37,8 @@ def test_the_screen_keeps_the_informative_columns_and_drops_most_noise() -> None
 def test_without_noise_the_screen_keeps_every_column() -> None:
     X, y = weak_labels(np.random.default_rng(1), 0)
     kept = screen_features(lambda i: make_classifier("hgb", FAST, seed=i), X, y, repeats=2)
-    assert kept == [0, 1]
+    assert kept.columns == [0, 1]
+    assert [r.columns for r in kept.rounds] == [[0, 1]] and kept.rounds[0].reference is None
 
 
 def test_the_screened_backend_scores_full_width_input_on_its_kept_columns() -> None:
@@ -52,6 +53,39 @@ def test_the_screened_backend_scores_full_width_input_on_its_kept_columns() -> N
     again = make_classifier("hgb", options, seed=3).fit(X, y)
     assert again.columns_ == clf.columns_
     np.testing.assert_array_equal(again.predict(signal), clf.predict(signal))
+
+
+def mismodelled(
+    rng: np.random.Generator, n_signal: int, shift: float = 0.4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Data against a template whose column 2 (noise, no signal in it) is mismodelled."""
+    X = np.concatenate([toy(rng, 3000, n_signal, 3), toy(rng, 6000, 0, 3)])
+    y = np.r_[np.ones(3000 + n_signal), np.zeros(6000)]
+    X[y == 0, 2] += shift
+    return X, y
+
+
+def test_a_reference_without_signal_removes_the_mismodelled_column() -> None:
+    rng = np.random.default_rng(5)
+    X, y = mismodelled(rng, 300)
+    reference = (*mismodelled(rng, 0), None)
+    make = lambda i: make_classifier("hgb", FAST, seed=i)  # noqa: E731
+    plain = screen_features(make, X, y, rule="one_se", repeats=2)
+    assert {0, 1, 2} <= set(plain.columns)  # the mismodelling reads as information
+    referenced = screen_features(make, X, y, rule="one_se", repeats=2, reference=reference)
+    assert {0, 1} <= set(referenced.columns) and 2 not in referenced.columns
+    (r,) = referenced.rounds
+    assert r.reference is not None and r.reference_error is not None
+    assert r.reference[2] > 5 * r.reference_error[2]  # the reference sees the shift
+    assert max(r.reference[0], r.reference[1]) < r.importance[0] / 5  # and no signal
+    with pytest.raises(ValueError, match="the reference has 4 columns"):
+        screen_features(make, X, y, reference=(X[:, :4], y, None))
+
+    # through the backend: fit takes the reference and scores on the kept columns
+    options = {**FAST, "feature_screen": "one_se", "screen_repeats": 2}
+    clf = make_classifier("hgb", options, seed=3).fit(X, y, screen_reference=reference)
+    assert 2 not in clf.columns_ and clf.screen_ is not None
+    assert clf.predict(X).shape == (len(X),)
 
 
 def test_rules_and_bad_options() -> None:

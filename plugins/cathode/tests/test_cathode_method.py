@@ -134,6 +134,39 @@ def test_fit_summary_names_the_kept_features(fast: dict[str, Any]) -> None:
     assert kept == [name for name in names if name in kept]  # a subset, in input order
     assert set(kept) & set(plain.feature_set.columns), kept  # the strong signal's features
     assert screened.score(events).shape == (events.n_events,)
+    rounds = screened.fit_summary()["screen"]
+    assert len(rounds) == 2 and rounds[0]["features"] == names
+    assert rounds[1]["features"] == [name for name in names if name in rounds[1]["features"]]
+
+
+def test_the_sideband_reference_is_held_out_sideband_data_against_samples(
+    fast: dict[str, Any],
+) -> None:
+    events, _ = toy_sample(30_000, 400, seed=13)
+    data = region_data(events)
+    screen = {"feature_screen": "positive", "screen_repeats": 2}
+    options = {**fast, "noise_features": 2, "classifier_options": screen}
+    method = CATHODE({**options, "screen_reference": "sidebands"}, seed=0)
+    method.fit(data)
+    held = method.flow_.valid_index_
+    n_sb = int(data.in_sideband.sum())
+    assert len(held) == round(0.2 * n_sb) and len(np.unique(held)) == len(held)
+    _, y = method._sideband_reference(
+        method._features(data.events.take(data.in_sideband))[held],
+        np.asarray(data.events["mjj"])[data.in_sideband][held],
+        seed=4,
+    )
+    assert (y == 1).sum() == len(held) and (y == 0).sum() == 4 * len(held)
+    summary = method.fit_summary()
+    (r,) = summary["screen"]
+    assert r["features"] == method.feature_names and len(r["reference"]) == 6
+    # the toy's signal lies in the jet masses: they matter more in the signal region than
+    # in the reference, which has no signal (only the tiny flow's mismodelling)
+    for j in (0, 1):  # mj2, delta_mj
+        excess = r["importance"][j] - r["reference"][j]
+        assert excess > 3 * np.hypot(r["error"][j], r["reference_error"][j]), r
+    assert {"mj2", "delta_mj"} <= set(summary["features"])
+    assert method.score(events).shape == (events.n_events,)
 
 
 def test_empty_sidebands_are_an_error(fast: dict[str, Any], background: EventTable) -> None:
@@ -231,6 +264,8 @@ def test_device_auto_falls_back_to_cpu() -> None:
         ({"device": ""}, "device"),
         ({"progress": "no"}, "progress"),
         ({"flow_epochs": True}, "flow_epochs"),
+        ({"screen_reference": "data"}, "screen_reference"),
+        ({"screen_reference": "sidebands"}, "screen_reference"),  # no feature screen
     ],
 )
 def test_bad_options_name_the_option(options: dict[str, Any], named: str) -> None:

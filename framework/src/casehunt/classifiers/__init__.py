@@ -61,6 +61,26 @@ def kept_features(classifier: Any, names: Sequence[str]) -> list[str]:
     return [names[i] for i in columns]
 
 
+def screen_summary(classifier: Any, names: Sequence[str]) -> dict[str, Any]:
+    """A feature screen's rounds with the columns named, for a method's fit summary.
+
+    ``{"screen": [{"features", "importance", "error"[, "reference", "reference_error"]},
+    ...]}`` per round, or ``{}`` when the classifier ran no screen.
+    """
+    screen = getattr(classifier, "screen_", None)
+    if screen is None:
+        return {}
+    rounds = []
+    for r in screen.rounds:
+        entry: dict[str, Any] = {"features": [names[i] for i in r.columns]}
+        for key in ("importance", "error", "reference", "reference_error"):
+            values = getattr(r, key)
+            if values is not None:
+                entry[key] = [round(float(v), 6) for v in values]
+        rounds.append(entry)
+    return {"screen": rounds}
+
+
 def classifier_spec(method: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The backend name and its options from a method's `classifier`, `classifier_options`
     and `n_models` options, checked now so that a bad option fails before any training.

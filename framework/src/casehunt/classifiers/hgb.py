@@ -38,7 +38,7 @@ from casehunt.classifiers.base import (
     is_positive_number,
     model_seeds,
 )
-from casehunt.classifiers.screening import SCREEN_RULES, screen_features
+from casehunt.classifiers.screening import SCREEN_RULES, Reference, Screen, screen_features
 
 
 @dataclass(eq=False)
@@ -72,6 +72,7 @@ class HGBEnsemble(OptionsMixin):
     seed: int = 0
     models_: list[Any] = field(default_factory=list, init=False, repr=False)
     columns_: list[int] = field(default_factory=list, init=False, repr=False)
+    screen_: Screen | None = field(default=None, init=False, repr=False)
 
     checks: ClassVar[dict[str, tuple[Any, str]]] = {
         "n_models": (is_positive_int, "a positive integer"),
@@ -97,21 +98,37 @@ class HGBEnsemble(OptionsMixin):
     }
 
     def fit(
-        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        screen_reference: Reference | None = None,
     ) -> HGBEnsemble:
+        """Fit the ensemble; with `feature_screen`, on the columns that survive it.
+
+        `screen_reference` (features, labels, weights) is a problem without signal whose
+        importance the screen subtracts (casehunt.classifiers.screening); it is ignored
+        without a screen.
+        """
         from sklearn.ensemble import HistGradientBoostingClassifier
         from threadpoolctl import threadpool_limits
 
         X, y, sample_weight = check_training_input(X, y, sample_weight)
         self.columns_ = list(range(X.shape[1]))
+        self.screen_ = None
         if self.feature_screen is not None:
+            if screen_reference is not None:
+                screen_reference = check_training_input(*screen_reference)
             inner = model_seeds(self.seed + 1, self.screen_folds)
-            self.columns_ = screen_features(
+            self.screen_ = screen_features(
                 lambda i: replace(self, feature_screen=None, seed=inner[i]),
                 X, y, sample_weight,
                 rule=self.feature_screen, rounds=self.screen_rounds,
                 n_folds=self.screen_folds, repeats=self.screen_repeats, seed=self.seed,
+                reference=screen_reference,
             )  # fmt: skip
+            self.columns_ = self.screen_.columns
             X = X[:, self.columns_]
         # Balancing through sample weights (not class_weight="balanced") so that given
         # event weights enter the class totals; sklearn splits the weights with the events.

@@ -12,11 +12,19 @@ above 0, or one standard error above 0) are dropped and the classifier is traine
 on the rest. Only the training labels of the weakly supervised problem
 (data against template, signal region against sidebands) enter: no truth labels, and
 the events a model scores never take part in choosing its features.
+
+When the two classes can differ without any signal, a feature is important for that
+reason too: CATHODE's template comes from a flow, and the flow's mismodelling of a
+column is a real difference between data and template. A ``reference`` problem with the
+same mismodelling and no signal (CATHODE: held-out sideband data against the flow's
+samples there) measures that part, and the rule is applied to the excess of the
+importance over the reference's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -106,6 +114,31 @@ def keep_by_rule(mean: np.ndarray, se: np.ndarray, rule: str) -> np.ndarray:
     return np.flatnonzero(keep) if keep.any() else np.array([int(np.argmax(mean))])
 
 
+@dataclass(frozen=True)
+class ScreenRound:
+    """One round of a screen: the columns it screened and their importance (mean over the
+    inner folds and its standard error); with a reference, the reference's importance,
+    which the rule subtracts."""
+
+    columns: list[int]
+    importance: list[float]
+    error: list[float]
+    reference: list[float] | None = None
+    reference_error: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The columns that survive a screen, and its rounds."""
+
+    columns: list[int]
+    rounds: list[ScreenRound]
+
+
+#: a reference problem: features, labels and optional weights, with X's columns
+Reference = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
 def screen_features(
     make_model: Callable[[int], Any],
     X: np.ndarray,
@@ -117,14 +150,32 @@ def screen_features(
     n_folds: int = 4,
     repeats: int = 5,
     seed: int = 0,
-) -> list[int]:
+    reference: Reference | None = None,
+) -> Screen:
     """The columns of X that survive `rounds` of screening (each on the last survivors:
-    with fewer noise columns to split on, the real ones show more clearly)."""
+    with fewer noise columns to split on, the real ones show more clearly).
+
+    With a `reference` problem (same columns, no signal), each round applies the rule to
+    the importance in excess of the reference's, with their errors added in quadrature.
+    """
+    if reference is not None and np.shape(reference[0])[1:] != X.shape[1:]:
+        raise ValueError(
+            f"feature screen: the reference has {np.shape(reference[0])[1]} columns, "
+            f"the training events {X.shape[1]}"
+        )
     cols = np.arange(X.shape[1])
+    history = []
     for r in range(rounds):
-        mean, se = importance_over_folds(
-            make_model, X[:, cols], y, sample_weight,
-            n_folds=n_folds, repeats=repeats, seed=seed + 1000 * r,
-        )  # fmt: skip
+        options = {"n_folds": n_folds, "repeats": repeats, "seed": seed + 1000 * r}
+        mean, se = importance_over_folds(make_model, X[:, cols], y, sample_weight, **options)
+        entry = ScreenRound([int(c) for c in cols], mean.tolist(), se.tolist())
+        if reference is not None:
+            X_ref, y_ref, w_ref = reference
+            ref_mean, ref_se = importance_over_folds(
+                make_model, np.asarray(X_ref)[:, cols], y_ref, w_ref, **options
+            )
+            entry = replace(entry, reference=ref_mean.tolist(), reference_error=ref_se.tolist())
+            mean, se = mean - ref_mean, np.hypot(se, ref_se)
+        history.append(entry)
         cols = cols[keep_by_rule(mean, se, rule)]
-    return [int(c) for c in cols]
+    return Screen([int(c) for c in cols], history)

@@ -58,6 +58,8 @@ class ConditionalFlow:
     best_: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list, repr=False)
     history_: dict[str, list[float]] = field(default_factory=dict, repr=False)
     n_features_: int = 0
+    #: the rows of the training input held out for validation (never trained on)
+    valid_index_: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
 
     def _build(self, n_features: int) -> Any:
         import zuko
@@ -84,12 +86,14 @@ class ConditionalFlow:
         cfg = self.config
         rng = np.random.default_rng(self.seed)
         n = len(z)
+        keep = np.arange(n)
         if cfg.max_events is not None and n > cfg.max_events:
             keep = np.sort(rng.choice(n, cfg.max_events, replace=False))
             z, c, n = z[keep], c[keep], cfg.max_events
         order = rng.permutation(n)
         n_valid = min(max(1, round(cfg.validation_fraction * n)), n - 1)
         valid, train = order[:n_valid], order[n_valid:]
+        self.valid_index_ = np.sort(keep[valid])
         device = torch.device(self.device)
         as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=device)  # noqa: E731
         z_t, c_t = as_tensor(z[train]), as_tensor(c[train]).reshape(-1, 1)

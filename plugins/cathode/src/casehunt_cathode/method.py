@@ -32,7 +32,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from casehunt.classifiers import classifier_spec, kept_features, make_classifier, model_seeds
+from casehunt.classifiers import (
+    classifier_spec,
+    kept_features,
+    make_classifier,
+    model_seeds,
+    screen_summary,
+)
 from casehunt.errors import ConfigError, RegionError
 from casehunt.events import EventTable, check_finite
 from casehunt.features import LHCO, event_features_option
@@ -90,6 +96,10 @@ class CATHODE(SelectionMethod):
         "n_models": 3,
         # passed to the classifier backend
         "classifier_options": {},
+        # with the boosted trees' `feature_screen`: null, or "sidebands" to subtract the
+        # importance each feature has in held-out sideband data against the flow's
+        # samples there (the flow's mismodelling, not signal)
+        "screen_reference": None,
         # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
         "device": "auto",
         # torch CPU threads while training and sampling (null: torch's default); one is
@@ -103,9 +113,9 @@ class CATHODE(SelectionMethod):
         super().__init__(options, seed)
         self.feature_set = event_features_option(self.options["features"], "cathode")
         self.flow_config = _flow_config(self.options)
-        self._check_options()
         self._classifier_args = _classifier_args(self.options)
         make_classifier(*self._classifier_args, seed=self.seed)  # fail on bad options now
+        self._check_options()
         self.flow_: ConditionalFlow | None = None
         self.scaler_: LogitScaler | None = None
         self.condition_: LogStandardScaler | None = None
@@ -154,6 +164,17 @@ class CATHODE(SelectionMethod):
         if not isinstance(device, str) or not device:
             raise ConfigError(
                 f"cathode: option 'device' must be 'auto', 'cpu' or a torch device, got {device!r}"
+            )
+        reference = o["screen_reference"]
+        if reference not in (None, "sidebands"):
+            raise ConfigError(
+                f"cathode: option 'screen_reference' must be null or 'sidebands', got {reference!r}"
+            )
+        name, args = self._classifier_args
+        if reference is not None and (name != "hgb" or args.get("feature_screen") is None):
+            raise ConfigError(
+                "cathode: option 'screen_reference' needs the boosted trees' feature screen "
+                "(classifier 'hgb' with classifier_options 'feature_screen')"
             )
         threads = o["threads"]
         if threads is not None:
@@ -246,10 +267,27 @@ class CATHODE(SelectionMethod):
 
         # 3. the classifier: signal-region data (1) against samples (0)
         self.n_signal_region_, self.n_template_ = len(x_sr), len(x_samples)
-        X = np.vstack([x_sr, x_samples])
-        y = np.concatenate([np.ones(len(x_sr), np.int64), np.zeros(len(x_samples), np.int64)])
+        X, y = _data_against_samples(x_sr, x_samples)
         self.classifier_ = make_classifier(*self._classifier_args, seed=clf_seed)
-        self.classifier_.fit(X, y)
+        if self.options["screen_reference"] == "sidebands":
+            held = self.flow_.valid_index_
+            reference = self._sideband_reference(x_sb[held], mjj[in_sb][held], sample_seed + 1)
+            self.classifier_.fit(X, y, screen_reference=(*reference, None))
+        else:
+            self.classifier_.fit(X, y)
+
+    def _sideband_reference(
+        self, x_held: np.ndarray, m_held: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out sideband data (1) against the flow's samples at their mjj (0).
+
+        No signal is expected there, so what a classifier learns from it is the flow's
+        mismodelling (the sideband closure test of arXiv:2109.00546, Sec. 4).
+        """
+        rng = np.random.default_rng(seed)
+        n = max(2, round(float(self.options["oversampling"]) * len(x_held)))
+        samples = self.sample_features(rng.choice(m_held, n), seed=seed)
+        return _data_against_samples(x_held, samples[np.all(np.isfinite(samples), axis=1)])
 
     def sample_features(self, mjj: np.ndarray, seed: int = 0) -> np.ndarray:
         """Background features sampled from the trained flow ensemble at the given mjj."""
@@ -268,6 +306,7 @@ class CATHODE(SelectionMethod):
             "template_events": self.n_template_,
             "flow_epochs": sorted(int(epoch) for _, epoch, _ in self.flow_.best_),
             "features": kept_features(self.classifier_, self.feature_names),
+            **screen_summary(self.classifier_, self.feature_names),
         }
 
     def score(self, events: EventTable) -> np.ndarray:
@@ -339,6 +378,12 @@ def _flow_config(o: Mapping[str, Any]) -> FlowConfig:
             f"'flow_epochs' ({cfg.epochs})"
         )
     return cfg
+
+
+def _data_against_samples(x: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's problem: data (label 1) against template samples (label 0)."""
+    X = np.vstack([x, samples])
+    return X, np.concatenate([np.ones(len(x), np.int64), np.zeros(len(samples), np.int64)])
 
 
 def _classifier_args(options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
