@@ -79,6 +79,9 @@ def test_campaign_layout_and_discovery(serial_campaign: tuple[Path, dict[str, An
     assert res["inclusive"]["improvement_3sigma"] == pytest.approx(1.0)
     inj = json.loads((out / "runs" / "n_events_250_seed3" / "summary.json").read_text())
     assert inj["injection"]["n_injected"] == 250
+    # the fold tasks carry their models' fit summaries to the assembled run
+    fits = inj["selections"]["template"]["sr_3300_3700"]["fit"]
+    assert len(fits) == 3 and all(f["reference_events"] > 0 for f in fits)
 
 
 def test_a_point_equals_casehunt_run(
@@ -145,7 +148,7 @@ def test_a_failed_task_is_reported_and_the_rest_kept(
 ) -> None:
     real = campaign_module.fold_task
 
-    def flaky(point: Any, config: Any, method: str, region: Any, k: int) -> np.ndarray:
+    def flaky(point: Any, config: Any, method: str, region: Any, k: int) -> tuple[np.ndarray, dict]:
         if point.level == 250 and k == 2:
             raise RuntimeError("this fold broke")
         return real(point, config, method, region, k)

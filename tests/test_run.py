@@ -306,11 +306,18 @@ class Summarising(SidebandGaussian):
         return {"sideband_events": self.n_sideband_}
 
 
+class Silent(SidebandGaussian):
+    name = "silent"
+
+    def fit_summary(self) -> dict:
+        return {}
+
+
 class SummarisingHooks:
     @staticmethod
     @hookimpl
     def casehunt_register_methods() -> list:
-        return [Summarising]
+        return [Summarising, Silent]
 
 
 def test_fit_summaries_are_recorded_per_fold_here_and_on_an_engine(
@@ -319,7 +326,7 @@ def test_fit_summaries_are_recorded_per_fold_here_and_on_an_engine(
     from casehunt.engine import SerialEngine
     from casehunt.kfold import MethodFailure
 
-    config = Config(make_config(toy_files, methods={"summarising": {}, "template": {}}))
+    config = Config(make_config(toy_files, methods={"summarising": {}, "silent": {}}))
     fits = {}
     for where, engine in (("here", None), ("engine", SerialEngine())):
         run_analysis(
@@ -327,7 +334,7 @@ def test_fit_summaries_are_recorded_per_fold_here_and_on_an_engine(
         )
         selections = json.loads((tmp_path / where / "summary.json").read_text())["selections"]
         fits[where] = selections["summarising"]["sr_3300_3700"]["fit"]
-        assert "fit" not in selections["template"]["sr_3300_3700"]  # nothing to report
+        assert "fit" not in selections["silent"]["sr_3300_3700"]  # nothing to report
     counts = [f["sideband_events"] for f in fits["here"]]
     n_folds = config["run"]["n_folds"]
     assert len(counts) == n_folds

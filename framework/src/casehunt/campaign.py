@@ -40,7 +40,7 @@ from casehunt.engine import Engine, EngineReport, Task, TaskStore
 from casehunt.errors import CasehuntError, ConfigError, RegionError
 from casehunt.folds import assign_folds
 from casehunt.injection import InjectionSummary, inject, signal_for_significance
-from casehunt.kfold import scores_in_event_order, train_fold
+from casehunt.kfold import checked_fit_summary, scores_in_event_order, train_fold
 from casehunt.manifest import build_manifest, sha256
 from casehunt.plugins import Registry, get_registry, make_plugin_manager
 from casehunt.preselection import Preselection
@@ -118,8 +118,9 @@ def injected_sample(point: Point) -> tuple[Sample, InjectionSummary, np.ndarray]
 # --- tasks (module-level functions: they run on workers) --------------------------------
 def fold_task(
     point: Point, config: Config, method: str, region_index: int | None, k: int
-) -> np.ndarray:
-    """Scores of fold `k`'s events by the model trained on the other folds."""
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Scores of fold `k`'s events by the model trained on the other folds, and the
+    model's fit summary."""
     from casehunt.pipeline import method_seed
 
     cls = get_registry().method(method)
@@ -127,7 +128,7 @@ def fold_task(
     region = None
     if region_index is not None:
         region = config.training_region(method, config.regions()[region_index])
-    _, scores = train_fold(
+    model, scores = train_fold(
         cls,
         config.enabled_methods()[method],
         data.events,
@@ -137,7 +138,7 @@ def fold_task(
         seed=method_seed(point.seed, method, region_index or 0),
         resonant_feature=point.feature,
     )
-    return scores
+    return scores, checked_fit_summary(model)
 
 
 def assemble_task(
@@ -170,7 +171,8 @@ def assemble_task(
                 continue
             selections[name] = {}
             for i, region in enumerate(regions):
-                scores = scores_in_event_order([store.load(key) for key in keys[i]], folds)
+                results = [store.load(key) for key in keys[i]]
+                scores = scores_in_event_order([part for part, _ in results], folds)
                 selections[name][region.name] = record_selection(
                     stage,
                     name,
@@ -182,6 +184,9 @@ def assemble_task(
                     config.efficiency(region),
                     config["regions"]["resonant_feature"],
                 )
+                fits = [fit for _, fit in results]
+                if any(fits):
+                    selections[name][region.name]["fit"] = fits
         seeds = seed_record(point.seed, {n: meta["methods"][n] for n in selections}, regions)
         mass = int(config["injection"]["signal_mass"])
         pool: Sample = _load(str(Path(point.prepared) / "pool.pkl"))

@@ -34,6 +34,7 @@ class SidebandGaussian(SelectionMethod):
         self.shrinkage = number_at_least(self.options, "shrinkage", self.name, 0)
         self.mean: np.ndarray | None = None
         self.precision: np.ndarray | None = None
+        self.n_reference_ = 0
 
     def required_columns(self) -> frozenset[str]:
         return frozenset(self.features.columns)
@@ -46,6 +47,11 @@ class SidebandGaussian(SelectionMethod):
         # shrink towards the diagonal so a near-singular covariance stays invertible
         cov += self.shrinkage * np.diag(np.diag(cov)) + 1e-12 * np.eye(len(cov))
         self.precision = np.linalg.inv(cov)
+        self.n_reference_ = len(reference)
+
+    def fit_summary(self) -> dict[str, Any]:
+        # optional: a small JSON record of the fit, kept per fold in summary.json
+        return {} if self.mean is None else {"reference_events": self.n_reference_}
 
     def score(self, events: EventTable) -> np.ndarray:
         if self.mean is None or self.precision is None:
