@@ -24,8 +24,10 @@ template), variant and S/sqrt(B) point, with N seeds:
 Every task (method or reference, variant, point, seed) runs in a fresh worker process
 (fork, one worker at a time) and writes ``tasks/<key>.json`` when it finishes; a second
 run with the same output folder skips finished tasks whose settings are unchanged, so a
-killed run resumes. The summary (``results.json``, ``table.md``, plots) is rebuilt from
-every finished task at the end of each run.
+killed run resumes. A method task's record holds each fold model's fit summary
+(``fit``: e.g. the features a screened classifier kept) when the method gives one. The
+summary (``results.json``, ``table.md``, plots) is rebuilt from every finished task at
+the end of each run.
 
 What is measured (cost): ``train_wall_s`` is the wall time of the method's k-folded
 training and scoring of every data event (casehunt.kfold.train_folds); ``peak_rss_mb``

@@ -81,6 +81,11 @@ def test_toy_run_writes_table_json_and_plots(toy_run: tuple[Path, dict]) -> None
     # the global VAE-QR trains on every event, without a signal region
     vae = json.loads((out / "tasks" / "baseline__vae_qr__p2__s0.json").read_text())
     assert vae["region"] is None and vae["train_events"] > vae["background_in_sr"]
+    assert "fit" not in vae  # VAE-QR reports nothing about its fit
+    # CATHODE's record holds each fold's fit summary: every feature kept (no screen)
+    cathode = json.loads((out / "tasks" / "baseline__cathode__p2__s0.json").read_text())
+    assert len(cathode["fit"]) == 3
+    assert all(f["features"] == ["mj2", "delta_mj", "tau21_j2", "tau21_j1"] for f in cathode["fit"])
     # QUAK's prior is a toy signal sample the suite wrote for the toy run
     quak = json.loads((out / "tasks" / "baseline__quak__p2__s0.json").read_text())
     assert [Path(p).name for p in quak["options"]["priors"]] == ["toy_prior_x450_y120.h5"]
