@@ -20,7 +20,7 @@ import casehunt.campaign as campaign_module
 from casehunt.campaign import CampaignError, run_campaign
 from casehunt.cli import main
 from casehunt.config import Config
-from casehunt.engine import DaskEngine, SerialEngine
+from casehunt.engine import DaskEngine, SerialEngine, TaskStore
 from casehunt.errors import ConfigError
 from casehunt.pipeline import run_analysis
 
@@ -131,6 +131,17 @@ def test_rerun_computes_only_what_is_missing(tmp_path: Path, toy_files: dict[str
     after = scores(tmp_path / "c")
     for key in before:
         np.testing.assert_array_equal(before[key], after[key])
+    # a fold result stored before fit summaries (a bare score array) still assembles
+    fold = "folds/n_events_250_seed3/template/region0/fold1"
+    store = TaskStore(tmp_path / "c" / "tasks")
+    store.save(fold, store.load(fold)[0])
+    (tmp_path / "c" / "tasks" / "runs" / "n_events_250_seed3.pkl").unlink()
+    run_campaign(config, tmp_path / "c", SerialEngine(), progress=False)
+    for key, value in scores(tmp_path / "c").items():
+        np.testing.assert_array_equal(value, before[key])
+    summary = json.loads((tmp_path / "c/runs/n_events_250_seed3/summary.json").read_text())
+    fits = summary["selections"]["template"]["sr_3300_3700"]["fit"]
+    assert fits[1] == {} and fits[0]["reference_events"] > 0
     # more seeds later: only the new points are computed
     more = Config(campaign_config(toy_files, n_events=[0, 250], seeds=2))
     grown = run_campaign(more, tmp_path / "c", SerialEngine(), progress=False)

@@ -141,6 +141,11 @@ def fold_task(
     return scores, checked_fit_summary(model)
 
 
+def _fold_result(stored: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """A stored fold result; a bare score array (stored before fit summaries) has none."""
+    return (stored, {}) if isinstance(stored, np.ndarray) else stored
+
+
 def assemble_task(
     point: Point, config: Config, output: str, store_root: str, meta: dict[str, Any]
 ) -> dict[str, Any]:
@@ -171,7 +176,7 @@ def assemble_task(
                 continue
             selections[name] = {}
             for i, region in enumerate(regions):
-                results = [store.load(key) for key in keys[i]]
+                results = [_fold_result(store.load(key)) for key in keys[i]]
                 scores = scores_in_event_order([part for part, _ in results], folds)
                 selections[name][region.name] = record_selection(
                     stage,
