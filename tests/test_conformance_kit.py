@@ -59,3 +59,23 @@ def test_undeclared_columns_and_randomness_fail_the_kit(toy: tuple[EventTable, n
         kit.test_reads_only_declared_columns(toy)
     with pytest.raises(AssertionError):
         kit.test_deterministic_for_a_seed(toy)
+
+
+class Chatty(Cheater):
+    """Honest, but reports its fit with an array, which JSON cannot hold."""
+
+    name = "chatty"
+
+    def fit(self, data: TrainingData) -> None:
+        self.mean = np.mean(np.asarray(data.events["mj1"]))
+
+    def fit_summary(self) -> dict:
+        return {"mean": np.array([self.mean])}
+
+
+def test_a_fit_summary_that_is_not_json_fails_the_kit(toy: tuple[EventTable, np.ndarray]) -> None:
+    from casehunt.kfold import MethodFailure
+
+    kit = type("Kit", (MethodConformance,), {"method_class": Chatty})()
+    with pytest.raises(MethodFailure, match="'chatty' returned a fit summary"):
+        kit.test_one_finite_score_per_event(toy)

@@ -11,8 +11,9 @@ Subclass :class:`MethodConformance` in the plugin's tests and set ``method_class
         options = {"n_models": 1}
 
 Every method is held to the same checks: it declares a valid contract, reads only the
-columns it declares, gives one finite score per event, is deterministic for a seed,
-never reads truth labels, and the sideband threshold selects the efficiency asked for.
+columns it declares, gives one finite score per event (and a fit summary that is a JSON
+object), is deterministic for a seed, never reads truth labels, and the sideband
+threshold selects the efficiency asked for.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 from casehunt.derived import derive_columns
 from casehunt.errors import ConfigError, TruthLabelAccessError
 from casehunt.events import TRUTH_COLUMNS, EventTable
-from casehunt.kfold import train_folds
+from casehunt.kfold import checked_fit_summary, train_folds
 from casehunt.methods import SelectionMethod, TrainingData, validate_method_class
 from casehunt.regions import SignalRegion
 from casehunt.selection import select, sideband_threshold
@@ -105,10 +106,13 @@ class MethodConformance:
 
     def test_one_finite_score_per_event(self, toy: tuple[EventTable, np.ndarray]) -> None:
         events, _ = toy
-        scores = self.fit_and_score(events)
+        method = self.make()
+        method.fit(self.training_data(events))
+        scores = np.asarray(method.score(events))
         assert scores.shape == (events.n_events,)
         assert np.all(np.isfinite(scores))
         assert np.unique(scores).size > 1, "a constant score cannot select anything"
+        checked_fit_summary(method)  # the optional fit summary is a JSON object
 
     def test_deterministic_for_a_seed(self, toy: tuple[EventTable, np.ndarray]) -> None:
         events, _ = toy
