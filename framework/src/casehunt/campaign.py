@@ -188,10 +188,8 @@ def assemble_task(
                     folds,
                     config.efficiency(region),
                     config["regions"]["resonant_feature"],
+                    [fit for _, fit in results],
                 )
-                fits = [fit for _, fit in results]
-                if any(fits):
-                    selections[name][region.name]["fit"] = fits
         seeds = seed_record(point.seed, {n: meta["methods"][n] for n in selections}, regions)
         mass = int(config["injection"]["signal_mass"])
         pool: Sample = _load(str(Path(point.prepared) / "pool.pkl"))

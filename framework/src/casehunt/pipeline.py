@@ -261,9 +261,8 @@ def run_analysis(
                     folds,
                     config.efficiency(region),
                     feature,
+                    fits,
                 )
-                if any(fits):
-                    selections[name][region.name]["fit"] = fits
             timings.setdefault(f"{name}_s", time.perf_counter() - t0)
         bar.close()
 
@@ -375,8 +374,11 @@ def record_selection(
     folds: np.ndarray,
     efficiency: float,
     feature: str = "mjj",
+    fits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Select at `efficiency` with the threshold from the sidebands; write the scores file.
+
+    `fits`, the fold models' fit summaries, join the record when any is not empty.
 
     `m` holds the resonant feature `feature` (saved as the `mjj` dataset, see results.py).
     """
@@ -398,7 +400,10 @@ def record_selection(
             "resonant_feature": feature,
         },
     )
-    return _selection_summary(region, efficiency, threshold, chosen, data, scores, m)
+    out = _selection_summary(region, efficiency, threshold, chosen, data, scores, m)
+    if fits and any(fits):
+        out["fit"] = fits
+    return out
 
 
 def finish_run(
