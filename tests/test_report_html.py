@@ -143,6 +143,39 @@ def test_run_report_written_by_the_hook_with_the_numbers_of_the_json(run_dir: Pa
         assert "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() in text
 
 
+def test_fold_models_show_each_fold_s_fit_summary(run_dir: Path, tmp_path: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    fits = summary["selections"]["template"]["sr_3300_3700"]["fit"]
+    text = (run_dir / "report.html").read_text()
+    assert "Fold models" in parse(text).headings
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{f['reference_events']}</td></tr>" for i, f in enumerate(fits)
+    )
+    assert "<th>fold</th><th>reference_events</th>" in text and rows in text
+    markdown = (run_dir / "report.md").read_text()
+    assert "## Fold models" in markdown
+    assert f"| 0 | {fits[0]['reference_events']} |" in markdown
+
+    # lists of scalars are one cell; nested objects go to a JSON block; text is escaped
+    d = copy_of(run_dir, tmp_path)
+    sel = summary["selections"]["template"]["sr_3300_3700"]
+    sel["fit"] = [
+        {"features": ["mj1", "<b>tau21</b>"], "screen": [{"kept": ["mj1"]}]},
+        {"features": ["mj1"]},
+    ]
+    (d / "summary.json").write_text(json.dumps(summary))
+    text = write_html_report(d).read_text()
+    parse(text)
+    assert "<tr><td>0</td><td>mj1, &lt;b&gt;tau21&lt;/b&gt;</td></tr>" in text
+    assert "<details><summary>Per fold: screen (JSON)</summary>" in text
+    assert "&quot;kept&quot;" in text
+
+    # without any summary the section is left out
+    del sel["fit"]
+    (d / "summary.json").write_text(json.dumps(summary))
+    assert "Fold models" not in parse(write_html_report(d).read_text()).headings
+
+
 def test_hostile_text_is_escaped(run_dir: Path, tmp_path: Path) -> None:
     d = copy_of(run_dir, tmp_path)
     manifest = json.loads((d / "manifest.json").read_text())

@@ -51,6 +51,7 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
                 f"{sel['n_selected_signal_region']} "
                 f"| {_fmt(sel.get('injected_selected_signal_region'))} |"
             )
+    lines += _fold_model_lines(result.selections)
     if result.statistics:
         lines += [
             "",
@@ -65,6 +66,26 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
         f"![{p.stem}](plots/{p.name})" for p in sorted((path.parent / "plots").glob("*.png"))
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _fold_model_lines(selections: dict[str, Any]) -> list[str]:
+    """A table per selection whose fold models reported what they chose (fit summaries)."""
+    from casehunt.report_html import fit_summary_table
+
+    lines: list[str] = []
+    for method, regions in selections.items():
+        for region, sel in regions.items():
+            if not sel.get("fit"):
+                continue
+            head, rows, nested = fit_summary_table(sel["fit"])
+            lines += ["", f"### {method}, {region}", ""]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            lines += [
+                "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+            ]
+            if nested:
+                lines += ["", f"Also per fold in `summary.json`: {', '.join(nested)}."]
+    return ["", "## Fold models", *lines] if lines else []
 
 
 def _stats_rows(statistics: dict[str, Any]) -> list[str]:

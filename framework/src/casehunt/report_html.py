@@ -343,6 +343,57 @@ def _selection_section(summary: Any, error: str | None, figures: Figures) -> lis
     return parts
 
 
+def _is_flat(value: Any) -> bool:
+    """A scalar or a list of scalars: one table cell."""
+    if isinstance(value, list):
+        return all(not isinstance(v, (dict, list)) for v in value)
+    return not isinstance(value, dict)
+
+
+def _flat_cell(value: Any) -> str:
+    return ", ".join(fmt(v) for v in value) if isinstance(value, list) else fmt(value)
+
+
+def fit_summary_table(fits: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[str]]:
+    """(header, one row per fold, nested keys) of a selection's fold fit summaries.
+
+    Keys whose value is a scalar or a list of scalars in every fold become columns, in
+    the order they first appear; the others (nested objects, such as a feature screen's
+    rounds) are named, for the JSON that follows the table.
+    """
+    keys: list[str] = []
+    for fit in fits:
+        keys += [k for k in fit if k not in keys]
+    flat = [k for k in keys if all(_is_flat(f[k]) for f in fits if k in f)]
+    nested = [k for k in keys if k not in flat]
+    rows = [[str(i), *(_flat_cell(f.get(k)) for k in flat)] for i, f in enumerate(fits)]
+    return ["fold", *flat], rows, nested
+
+
+def _fold_models_section(summary: Any) -> list[str]:
+    """What each fold's model chose (its fit summary), per method and region."""
+    parts: list[str] = []
+    for method, regions in (_get(summary, "selections") or {}).items():
+        for region, sel in (regions or {}).items():
+            fits = sel.get("fit") if isinstance(sel, dict) else None
+            if not isinstance(fits, list) or not fits:
+                continue
+            fits = [f if isinstance(f, dict) else {} for f in fits]
+            head, rows, nested = fit_summary_table(fits)
+            parts += [heading(3, f"{method}, {region}"), table(head, rows)]
+            if nested:
+                body = json.dumps([{k: f.get(k) for k in nested} for f in fits], indent=2)
+                parts.append(details(f"Per fold: {', '.join(nested)} (JSON)", pre(body)))
+    if parts:
+        parts.append(
+            note(
+                "Each fold's model reports what it chose from its training data "
+                "(the method's fit summary; selections.<method>.<region>.fit in summary.json)."
+            )
+        )
+    return parts
+
+
 #: The background functions of casehunt_stats, by their name in the fit results.
 FUNCTION_NAMES = {"dijet": "dijet function", "exppoly": "exponential polynomial"}
 
@@ -727,6 +778,11 @@ def build_run_report(results_dir: Path) -> str:
         ("cutflow", "Preselection cutflow", _cutflow_section(cutflow, cutflow_error)),
         ("injection", "Signal injection", _injection_section(injection, config)),
         ("selections", "Selections", _selection_section(summary, summary_error, figures)),
+    ]
+    fold_models = _fold_models_section(summary)
+    if fold_models:
+        sections.append(("fold-models", "Fold models", fold_models))
+    sections += [
         ("fits", "Background fits", _fits_section(stats, stats_error, figures)),
         ("significance", "Significance scans", _significance_section(stats, stats_error)),
         ("limits", "Limits", _limits_section(stats, stats_error)),
