@@ -19,9 +19,9 @@ importance, in an inner cross-validation of the training events, fails its rule
 rounds of the ``positive`` rule, the IAD keeps 0.87 of its max SIC instead of 0.71 (two
 seeds), and without noise the screen keeps every feature. At S/sqrt(B) = 2 it gains
 little. ``fit(..., screen_reference=...)`` subtracts the importance of a problem without
-signal; with CATHODE's ``screen_reference: sidebands`` it keeps 0.87 and 0.89 at 3 (two
-seeds, 0.77 without a screen; plugins/cathode/README.md). It costs about ten times the
-training.
+signal; with CATHODE's ``screen_reference: sidebands`` it keeps a median 0.87 at 3 (six
+seeds, 0.78-0.92, against 0.76 without a screen; plugins/cathode/README.md). It costs
+about ten times the training.
 """
 
 from __future__ import annotations
