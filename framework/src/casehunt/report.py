@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from casehunt.report_html import fit_summary_table
+
 
 def _fmt(x: Any, spec: str = ".3g") -> str:
     return "-" if x is None else format(x, spec) if isinstance(x, (int, float)) else str(x)
@@ -70,8 +72,6 @@ def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[s
 
 def _fold_model_lines(selections: dict[str, Any]) -> list[str]:
     """A table per selection whose fold models reported what they chose (fit summaries)."""
-    from casehunt.report_html import fit_summary_table
-
     lines: list[str] = []
     for method, regions in selections.items():
         for region, sel in regions.items():
