@@ -337,3 +337,12 @@ def test_report_command_detects_run_and_campaign(
         args = parser.parse_args(["report", str(directory)])
         assert args.func(args) == 0
         assert marker in (directory / "report.html").read_text()
+
+
+def test_markdown_fold_table_keeps_one_row_per_fold() -> None:
+    from casehunt.report import _fold_model_lines
+
+    fits = [{"note": "a|b\nc", "n": 3}, {"n": 4}]
+    lines = _fold_model_lines({"m": {"sr": {"fit": fits}}})
+    rows = [line for line in lines if line.startswith("| ")]
+    assert rows == ["| fold | note | n |", "| 0 | a\\|b c | 3 |", "| 1 | – | 4 |"]

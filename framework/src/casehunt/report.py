@@ -12,6 +12,11 @@ def _fmt(x: Any, spec: str = ".3g") -> str:
     return "-" if x is None else format(x, spec) if isinstance(x, (int, float)) else str(x)
 
 
+def _md_cell(text: str) -> str:
+    """Text safe in one markdown table cell: no column break, no line break."""
+    return " ".join(text.replace("|", "\\|").splitlines())
+
+
 def write_markdown_report(path: Path, result: Any, config: Any, manifest: dict[str, Any]) -> None:
     lines = [f"# casehunt run `{config['run']['name']}`", ""]
     lines += [
@@ -79,10 +84,8 @@ def _fold_model_lines(selections: dict[str, Any]) -> list[str]:
                 continue
             head, rows, nested = fit_summary_table(sel["fit"])
             lines += ["", f"### {method}, {region}", ""]
-            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            lines += [
-                "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
-            ]
+            lines += ["| " + " | ".join(map(_md_cell, head)) + " |", "|" + "---|" * len(head)]
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
             if nested:
                 lines += ["", f"Also per fold in `summary.json`: {', '.join(nested)}."]
     return ["", "## Fold models", *lines] if lines else []
