@@ -16,6 +16,7 @@ from conftest import make_config
 
 from casehunt.config import Config
 from casehunt.pipeline import run_analysis
+from casehunt.report import _fold_model_lines
 from casehunt.report_html import add_export_parser, write_campaign_report, write_html_report
 
 RUN_SECTIONS = (
@@ -340,8 +341,6 @@ def test_report_command_detects_run_and_campaign(
 
 
 def test_markdown_fold_table_keeps_one_row_per_fold() -> None:
-    from casehunt.report import _fold_model_lines
-
     fits = [{"note": "a|b\nc", "n": 3}, {"n": 4}]
     lines = _fold_model_lines({"m": {"sr": {"fit": fits}}})
     rows = [line for line in lines if line.startswith("| ")]
