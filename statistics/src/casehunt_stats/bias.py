@@ -25,7 +25,9 @@ from .significance import FastScan, expected_significance
 __all__ = ["BiasResult", "alternative_function", "bias_test"]
 
 
-def alternative_function(mjj: np.ndarray, params: Sequence[float], sqrt_s: float = 13000.0):
+def alternative_function(
+    mjj: np.ndarray, params: Sequence[float], sqrt_s: float = 13000.0
+) -> np.ndarray:
     """f_alt = p0 x^-a1 exp(-a2 x), x = mjj / sqrt_s (per GeV)."""
     p0, a1, a2 = params
     x = np.asarray(mjj, dtype=float) / sqrt_s

@@ -18,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import transforms
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from scipy import stats
 
 __all__ = ["plot_discovery_comparison", "plot_limits", "plot_region", "plot_spectrum"]
@@ -53,7 +55,7 @@ def _style():
         yield
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -65,8 +67,8 @@ def _save(fig, path: Path) -> Path:
 
 def plot_spectrum(
     spectrum: Mapping[str, Any],
-    ax_main,
-    ax_pull,
+    ax_main: Axes,
+    ax_pull: Axes,
     label: str = "data",
     *,
     fit_label: str = "dijet fit",
@@ -122,13 +124,13 @@ def plot_spectrum(
     )
 
 
-def _mass_xlim(ax, m: np.ndarray) -> None:
+def _mass_xlim(ax: Axes, m: np.ndarray) -> None:
     if m.size:
         pad = max(50.0, 0.05 * float(m.max() - m.min()))
         ax.set_xlim(float(m.min()) - pad, float(m.max()) + pad)
 
 
-def plot_limits(limits: Sequence[Mapping[str, Any]], ax, xsec: bool = False) -> None:
+def plot_limits(limits: Sequence[Mapping[str, Any]], ax: Axes, xsec: bool = False) -> None:
     """Observed and expected CLs limits with the 1 and 2 sigma (Brazil) bands."""
     pts = [p for p in limits if "expected_yield" in p and p.get("expected_yield")]
     if not pts:
@@ -156,7 +158,7 @@ def plot_limits(limits: Sequence[Mapping[str, Any]], ax, xsec: bool = False) -> 
     ax.legend(loc="upper left", ncol=2, frameon=False)
 
 
-def _log10_p(pts) -> np.ndarray:
+def _log10_p(pts: Sequence[Mapping[str, Any]]) -> np.ndarray:
     out = []
     for p in pts:
         lp = p.get("log10_p_value")
@@ -167,7 +169,7 @@ def _log10_p(pts) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def plot_pvalue_scan(scan: Mapping[str, Any], ax, floor_log10: float = -15.0) -> None:
+def plot_pvalue_scan(scan: Mapping[str, Any], ax: Axes, floor_log10: float = -15.0) -> None:
     """Local p-value against mass with labelled 1-5 sigma lines.
 
     p-values are plotted exactly down to 10^floor_log10; smaller ones (a very strong
@@ -245,7 +247,9 @@ def plot_region(
 
 
 def plot_discovery_comparison(
-    results: Mapping[str, Mapping[str, Any]], path: Path, level: str = "5"
+    results: Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]],
+    path: Path,
+    level: str = "5",
 ) -> Path:
     """Cross section needed for a discovery, per method against the inclusive search.
 
@@ -258,7 +262,7 @@ def plot_discovery_comparison(
         return _save(fig, path)
 
 
-def _discovery(results, ax, level: str) -> None:
+def _discovery(results: Mapping[str, Any], ax: Axes, level: str) -> None:
     key = f"xsec_{level}sigma"
     for name, res in results.items():
         pts = res if isinstance(res, Sequence) else [res]

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def check_settings(settings: Iterable[str]) -> None:
     _read_settings(settings)
 
 
-def make_pythia(settings: Iterable[str]):  # -> pythia8mc.Pythia
+def make_pythia(settings: Iterable[str]) -> Any:  # a pythia8mc.Pythia (no type stubs)
     """An initialised Pythia instance; a rejected setting or a failed init is an error."""
     settings = list(settings)
     pythia = _read_settings(settings)
