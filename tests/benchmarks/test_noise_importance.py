@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from .conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def screening() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(
-        "casehunt_bench_noise_importance", BENCH / "noise_importance.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("noise_importance")
 
 
 def toy(rng: np.random.Generator, n: int, n_signal: int) -> np.ndarray:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from .conftest import load_script
+
 #: every method plugin of the repository (the template aside)
 METHODS = ("cwola", "cathode", "vae_qr", "tnt", "quak")
 
 
 @pytest.fixture(scope="module")
 def suite() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("casehunt_bench_suite", BENCH / "suite.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # the worker processes unpickle its functions by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script("suite")
 
 
 def toy_args(out: Path, points: str = "2,0") -> list[str]:
