@@ -102,7 +102,7 @@ class VAEQR(SelectionMethod):
         # levels of the quantile curves (CASE: 0.3 ... 0.99)
         "qr_quantiles": list(DEFAULT_LEVELS),
         # degree of each curve's polynomial in log mjj
-        "qr_degree": 2,
+        "qr_degree": 4,
         # "auto" (a GPU if TensorFlow sees one), "cpu", "gpu" or a TensorFlow device string
         "device": "auto",
         # tqdm progress bar over the VAE's epochs
