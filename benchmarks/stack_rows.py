@@ -79,7 +79,10 @@ def stack(output: Path, ranges: list[tuple[Path, int, int | None]]) -> int:
         for path, start, stop in ranges:
             if not path.is_file():
                 raise StackError(f"{path}: no such file")
-            f = h5py.File(path, "r")
+            try:
+                f = h5py.File(path, "r")
+            except OSError as err:
+                raise StackError(f"{path}: not a readable HDF5 file ({err})") from None
             files.append(f)
             n = _event_count(f, path)
             stop = n if stop is None else stop

@@ -43,6 +43,7 @@ def test_stacks_ranges_in_order_and_records_them(tmp_path: Path) -> None:
     ("make_second", "spec", "message"),
     [
         (False, "{missing}:0:3", "no such file"),
+        ("text", "{b}", "not a readable HDF5 file"),
         (True, "{b}:0:99", "outside its 8 events"),
         (True, "{b}:x", "must be integers"),
         ("extra", "{b}", "columns differ from the first file's: ['pthat']"),
@@ -53,7 +54,9 @@ def test_bad_ranges_name_the_file_and_write_nothing(
 ) -> None:
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     _events(a, 10, 0.0)
-    if make_second:
+    if make_second == "text":
+        b.write_text("mjj,jet_m\n")
+    elif make_second:
         _events(b, 8, 100.0, extra=make_second == "extra")
     out = tmp_path / "qcd.h5"
     assert stack_rows.main([str(out), str(a), spec.format(b=b, missing=tmp_path / "nope.h5")]) == 2
