@@ -17,7 +17,6 @@ stacked file says where every row came from. Written to a temporary name and ren
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -26,6 +25,8 @@ from typing import Any
 
 import h5py
 import numpy as np
+
+from casehunt.manifest import sha256
 
 
 class StackError(Exception):
@@ -43,14 +44,6 @@ def parse_range(text: str) -> tuple[Path, int, int | None]:
     except ValueError:
         raise StackError(f"range {text!r}: START and STOP must be integers") from None
     return Path(path), start, stop
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _event_count(f: h5py.File, path: Path) -> int:
@@ -96,13 +89,12 @@ def stack(output: Path, ranges: list[tuple[Path, int, int | None]]) -> int:
             if columns is None:
                 columns = per_event
             elif per_event != columns:
-                diff = sorted(set(per_event.items()) ^ set(columns.items()))
-                names = sorted({k for k, _ in diff})
+                names = sorted(k for k in per_event | columns if per_event.get(k) != columns.get(k))
                 raise StackError(f"{path}: columns differ from the first file's: {names}")
             record.append(
                 {
                     "file": str(path),
-                    "sha256": _sha256(path),
+                    "sha256": sha256(path),
                     "start": start,
                     "stop": stop,
                     "attrs": {k: _plain(v) for k, v in f.attrs.items()},

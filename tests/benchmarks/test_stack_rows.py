@@ -40,24 +40,24 @@ def test_stacks_ranges_in_order_and_records_them(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make_second", "spec", "message"),
+    ("second", "spec", "message"),
     [
-        (False, "{missing}:0:3", "no such file"),
+        ("none", "{missing}:0:3", "no such file"),
         ("text", "{b}", "not a readable HDF5 file"),
-        (True, "{b}:0:99", "outside its 8 events"),
-        (True, "{b}:x", "must be integers"),
-        ("extra", "{b}", "columns differ from the first file's: ['pthat']"),
+        ("events", "{b}:0:99", "outside its 8 events"),
+        ("events", "{b}:x", "must be integers"),
+        ("extra column", "{b}", "columns differ from the first file's: ['pthat']"),
     ],
 )
 def test_bad_ranges_name_the_file_and_write_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_second: object, spec: str, message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], second: str, spec: str, message: str
 ) -> None:
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     _events(a, 10, 0.0)
-    if make_second == "text":
+    if second == "text":
         b.write_text("mjj,jet_m\n")
-    elif make_second:
-        _events(b, 8, 100.0, extra=make_second == "extra")
+    elif second != "none":
+        _events(b, 8, 100.0, extra=second == "extra column")
     out = tmp_path / "qcd.h5"
     assert stack_rows.main([str(out), str(a), spec.format(b=b, missing=tmp_path / "nope.h5")]) == 2
     assert message in capsys.readouterr().err
